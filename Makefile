@@ -1,0 +1,36 @@
+# report-intake developer commands. `make demo` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test lint setup system-deps clean
+
+$(BIN)/report-intake: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+## setup: a virtualenv in .venv with the project and its test tools
+setup: $(BIN)/report-intake
+
+## system-deps: Dovecot and PostgreSQL from Debian's packages (the tests start both)
+system-deps:
+	@scripts/system-deps
+
+## demo: the real pipeline over a Maildir of sample reports, with SQLite (no server needed)
+demo: setup
+	$(BIN)/report-intake demo
+
+## test: the whole suite against real Dovecot, aiosmtpd, SQLite and PostgreSQL
+test: setup system-deps
+	$(BIN)/pytest
+
+## lint: formatter, linter and type checker
+lint: setup
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) demo-workspace .pytest_cache .mypy_cache .ruff_cache

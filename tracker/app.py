@@ -1,0 +1,93 @@
+"""Wiring: from a config file to the objects the commands and the daemon use."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from intake.mailbox import ImapSettings, ImapSource, MaildirSource, MailSource
+from intake.store import AttachmentStore
+from tracker.clock import Clock
+from tracker.config import Config, load_config
+from tracker.db import Database, open_database
+from tracker.recording import OnRecorded, Recorder
+from tracker.roster import Roster, load_roster
+from tracker.slots import sync_roster
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    """Config, roster, database and store of one installation, opened lazily."""
+
+    config: Config
+
+    @classmethod
+    def from_path(cls, path: str | Path) -> App:
+        return cls(load_config(path))
+
+    @cached_property
+    def roster(self) -> Roster:
+        return load_roster(self.config.roster_file)
+
+    @cached_property
+    def db(self) -> Database:
+        db = open_database(self.config.database_url)
+        with db.session() as s:
+            sync_roster(s, self.roster)
+        return db
+
+    @cached_property
+    def store(self) -> AttachmentStore:
+        self.config.storage_dir.mkdir(parents=True, exist_ok=True)
+        return AttachmentStore(self.config.storage_dir)
+
+    def clock(self) -> Clock:
+        return Clock(self.config.timezone)
+
+    def source(self) -> MailSource:
+        return make_source(self.config)
+
+    def recorder(
+        self, clock: Clock | None = None, *, on_recorded: OnRecorded | None = None, **kwargs: object
+    ) -> Recorder:
+        mb = self.config.mailbox
+        return Recorder(
+            self.db,
+            self.store,
+            self.roster,
+            clock or self.clock(),
+            own_addresses=self.config.own_addresses,
+            batch_size=mb.batch_size,
+            max_message_bytes=mb.max_message_mb * 1024 * 1024,
+            on_recorded=on_recorded,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    def close(self) -> None:
+        if "db" in self.__dict__:
+            self.db.dispose()
+
+
+def make_source(config: Config) -> MailSource:
+    mb = config.mailbox
+    if mb.type == "maildir":
+        assert mb.path is not None
+        return MaildirSource(mb.path, after_record=mb.after_record)
+    return ImapSource(
+        ImapSettings(
+            host=mb.host,
+            port=mb.port,
+            security=mb.security,
+            username=mb.username,
+            password=mb.password,
+            folder=mb.folder,
+            after_record=mb.after_record,
+            move_to=mb.move_to,
+            timeout=mb.timeout,
+            id_support_email=config.smtp.sender or mb.username,
+        )
+    )

@@ -1,0 +1,444 @@
+"""The `report-intake` command line (click + rich)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from intake.mailbox import MailboxError
+from tracker.app import App
+from tracker.config import ConfigError, find_config_path
+from tracker.db import DatabaseError
+from tracker.roster import RosterError, period_of
+
+STATE_LABELS = {
+    "upcoming": "未到期",
+    "open": "进行中",
+    "received": "已报送",
+    "late": "逾期报送",
+    "missing": "未报送",
+    "excused": "已免报",
+}
+STATE_STYLES = {
+    "upcoming": "dim",
+    "open": "cyan",
+    "received": "green",
+    "late": "yellow",
+    "missing": "bold red",
+    "excused": "magenta",
+}
+
+KNOWN_ERRORS: tuple[type[Exception], ...] = (
+    ConfigError,
+    RosterError,
+    DatabaseError,
+    MailboxError,
+)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    click.echo(f"report-intake: error: {message}", err=True)
+    sys.exit(code)
+
+
+@contextmanager
+def clear_errors() -> Iterator[None]:
+    """Known failures become one line on stderr and a non-zero exit, never a traceback."""
+    try:
+        yield
+    except KNOWN_ERRORS as exc:
+        fail(str(exc) or type(exc).__name__)
+
+
+def open_app(ctx: click.Context) -> App:
+    obj = ctx.ensure_object(dict)
+    if "app" not in obj:
+        with clear_errors():
+            path = find_config_path(obj.get("config_path"))
+            app = App.from_path(path)
+            _setup_logging(app.config.log_level, obj.get("verbose", False))
+            app.roster  # noqa: B018  (validate the roster at the edge)
+            app.db  # noqa: B018
+        obj["app"] = app
+        ctx.call_on_close(app.close)
+    return obj["app"]  # type: ignore[no-any-return]
+
+
+def _setup_logging(level: str, verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else getattr(logging, level),
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not verbose:
+        for noisy in ("alembic", "apscheduler", "mailparser"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def parse_as_of(value: str | None, app: App) -> date:
+    if value is None:
+        return app.clock().today()
+    return value_as_date(value)
+
+
+def value_as_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"--as-of: {value!r} is not a date YYYY-MM-DD")
+
+
+class AsOf(click.ParamType):
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> date:
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not a date YYYY-MM-DD", param, ctx)
+
+
+class Period(click.ParamType):
+    name = "YYYY-MM"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> str:
+        try:
+            period_of(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not a period YYYY-MM", param, ctx)
+        return str(value)
+
+
+AS_OF = AsOf()
+PERIOD = Period()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="REPORT_INTAKE_CONFIG",
+    help="Config file (TOML). Default: $REPORT_INTAKE_CONFIG.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log debug detail to stderr.")
+@click.version_option(package_name="report-intake")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
+    """report-intake: takes in the reports units email to the shared mailbox, tracks
+    who reported which month, and chases what is missing."""
+    ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config_path
+    ctx.obj["verbose"] = verbose
+
+
+# --- poll ---------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--once", is_flag=True, required=True, help="Run one intake pass and exit.")
+@click.pass_context
+def poll(ctx: click.Context, once: bool) -> None:
+    """Take in new mail from the mailbox once and print what was recorded."""
+    app = open_app(ctx)
+    from tracker.hooks import receipt_hook
+
+    with clear_errors():
+        report = app.recorder(on_recorded=receipt_hook(app)).poll_once(app.source())
+    console = Console()
+    for r in report.recorded:
+        units = "、".join(r.units) or "-"
+        console.print(
+            f"#{r.id} {r.decision:<8} {units} {r.period or '-'} "
+            f"[{r.attachments} attachment(s)] {r.from_addr} {r.subject}",
+            markup=False,
+            highlight=False,
+        )
+    line = (
+        f"{report.fetched} fetched, {report.new} recorded "
+        f"({report.in_review} in review), {report.duplicates} already recorded"
+    )
+    if report.uidvalidity_changed:
+        line += "; UIDVALIDITY changed, mailbox rescanned"
+    console.print(line, markup=False, highlight=False)
+
+
+# --- messages -----------------------------------------------------------------------------
+
+
+def message_json(msg: Any) -> dict[str, Any]:
+    return {
+        "id": msg.id,
+        "message_id": msg.message_id,
+        "from": msg.from_addr,
+        "subject": msg.subject,
+        "received_at": msg.received_at.isoformat(),
+        "kind": msg.kind,
+        "decision": msg.decision,
+        "units": [mu.unit.name for mu in msg.units],
+        "period": msg.period,
+        "attachments": sum(1 for a in msg.attachments if a.kind == "file"),
+        "links": sum(1 for a in msg.attachments if a.kind == "link"),
+        "reasons": list(msg.reasons or []),
+        "decided_by": msg.decided_by,
+    }
+
+
+def _messages_query() -> Any:
+    from tracker.models import Message, MessageUnit
+
+    return (
+        select(Message)
+        .options(
+            selectinload(Message.units).selectinload(MessageUnit.unit),
+            selectinload(Message.attachments),
+        )
+        .order_by(Message.id)
+    )
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+@click.option(
+    "--decision",
+    type=click.Choice(["matched", "review", "ignored"]),
+    help="Only messages with this decision.",
+)
+@click.pass_context
+def messages(ctx: click.Context, as_json: bool, decision: str | None) -> None:
+    """List every recorded message."""
+    from tracker.models import Message
+
+    app = open_app(ctx)
+    tz = app.config.timezone
+    q = _messages_query()
+    if decision:
+        q = q.where(Message.decision == decision)
+    with app.db.session() as s:
+        rows = list(s.scalars(q))
+        if as_json:
+            for msg in rows:
+                click.echo(json.dumps(message_json(msg), ensure_ascii=False))
+            return
+        table = Table(title=f"{len(rows)} messages")
+        for col in ("id", "received", "from", "subject", "decision", "units", "period", "att."):
+            table.add_column(col, overflow="fold")
+        for msg in rows:
+            table.add_row(
+                str(msg.id),
+                msg.received_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+                msg.from_addr,
+                msg.subject[:60],
+                msg.decision,
+                "、".join(mu.unit.name for mu in msg.units),
+                msg.period or "",
+                str(sum(1 for a in msg.attachments if a.kind == "file")),
+            )
+        Console().print(table)
+
+
+# --- status -------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--period", type=PERIOD, help="Only this period (YYYY-MM).")
+@click.option("--as-of", "as_of", type=AS_OF, help="Answer for this date (default: today).")
+@click.option("--json", "as_json", is_flag=True, help="A JSON list of slots.")
+@click.pass_context
+def status(ctx: click.Context, period: str | None, as_of: date | None, as_json: bool) -> None:
+    """One row per slot: unit, period, due date, state and the messages counted."""
+    from tracker.slots import slot_states
+
+    app = open_app(ctx)
+    day = as_of or app.clock().today()
+    with app.db.session() as s:
+        rows = slot_states(s, as_of=day, tz=app.config.timezone, period=period)
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "unit": r.unit,
+                        "period": r.period,
+                        "due": r.due.isoformat(),
+                        "state": r.state,
+                        "submissions": [
+                            {"id": sub.message_id, "received_at": sub.received_at.isoformat()}
+                            for sub in r.submissions
+                        ],
+                    }
+                    for r in rows
+                ],
+                ensure_ascii=False,
+                indent=1,
+            )
+        )
+        return
+    print_status_table(rows, day)
+
+
+def print_status_table(rows: list[Any], day: date, console: Console | None = None) -> None:
+    console = console or Console()
+    table = Table(title=f"Slots as of {day.isoformat()}")
+    for col in ("unit", "period", "due", "state", "messages"):
+        table.add_column(col)
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r.state] = counts.get(r.state, 0) + 1
+        table.add_row(
+            r.unit,
+            r.period,
+            r.due.isoformat(),
+            f"[{STATE_STYLES[r.state]}]{r.state} {STATE_LABELS[r.state]}[/]",
+            ", ".join(f"#{sub.message_id}" for sub in r.submissions),
+        )
+    console.print(table)
+    console.print(
+        ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "no slots",
+        markup=False,
+    )
+
+
+# --- match (dry run) ----------------------------------------------------------------------
+
+
+@main.command("match")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+@click.option(
+    "--received",
+    type=AS_OF,
+    help="Date the mails count as received (default: their Date header, else today).",
+)
+@click.pass_context
+def match_cmd(ctx: click.Context, files: tuple[str, ...], as_json: bool, received: date | None) -> None:
+    """Dry run: classify and match mail files (.eml) against the roster; writes nothing."""
+    from intake.parsing import parse_message
+    from tracker.recording import analyse
+
+    app = open_app(ctx)
+    units = app.recorder().unit_refs()
+    now = app.clock().now()
+    for name in files:
+        try:
+            raw = Path(name).read_bytes()
+        except OSError as exc:
+            fail(f"{name}: {exc.strerror}")
+        when: datetime = now
+        if received is not None:
+            when = datetime.combine(received, now.timetz())
+        else:
+            try:
+                parsed_date = parse_message(raw).date
+            except Exception:
+                parsed_date = None
+            if parsed_date is not None:
+                when = parsed_date
+        a = analyse(raw, units, received_at=when, own_addresses=app.config.own_addresses)
+        out = {
+            "file": name,
+            "kind": a.result.kind,
+            "decision": a.result.decision,
+            "units": list(a.result.units),
+            "period": a.result.period,
+            "confidence": round(a.result.confidence, 2),
+            "reasons": list(a.result.reasons),
+        }
+        if as_json:
+            click.echo(json.dumps(out, ensure_ascii=False))
+        else:
+            click.echo(
+                f"{name}: {out['kind']} {out['decision']} "
+                f"{'、'.join(out['units']) or '-'} {out['period'] or '-'}"
+            )
+            for reason in out["reasons"]:
+                click.echo(f"    {reason}")
+
+
+def register_all(group: click.Group, registrars: list[Callable[[click.Group], None]]) -> None:
+    for register in registrars:
+        register(group)
+
+
+# --- demo ---------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "--dir",
+    "workdir",
+    type=click.Path(file_okay=False),
+    default="demo-workspace",
+    show_default=True,
+    help="Where to build the throwaway workspace (recreated on every run).",
+)
+@click.option("--as-of", "as_of", type=AS_OF, help="Show the slots as of this date (default 2023-06-30).")
+def demo(workdir: str, as_of: date | None) -> None:
+    """Build a throwaway workspace (SQLite + a Maildir of sample reports) and run the
+    real pipeline over it."""
+    from tracker.demo import default_as_of, make_workspace, open_demo
+    from tracker.models import Message
+    from tracker.slots import slot_states
+
+    console = Console()
+    try:
+        ws = make_workspace(Path(workdir).resolve())
+    except FileExistsError as exc:
+        fail(str(exc))
+    console.print(f"Demo workspace: {ws.root}", markup=False)
+    console.print(f"Wrote {len(ws.samples)} sample mails into {ws.maildir}", markup=False)
+    with clear_errors():
+        app = open_demo(ws)
+        _setup_logging("WARNING", False)
+        report = app.recorder().poll_once(app.source())
+        again = app.recorder().poll_once(app.source())
+    console.print(
+        f"Intake pass: {report.fetched} fetched, {report.new} recorded, "
+        f"{report.in_review} in review. A second pass recorded {again.new}.",
+        markup=False,
+    )
+    table = Table(title="Messages")
+    for col in ("id", "from", "subject", "kind", "decision", "units", "period", "att."):
+        table.add_column(col, overflow="fold")
+    day = as_of or default_as_of()
+    with app.db.session() as s:
+        for msg in s.scalars(_messages_query()):
+            table.add_row(
+                str(msg.id),
+                msg.from_addr,
+                msg.subject[:40],
+                msg.kind,
+                msg.decision,
+                "、".join(mu.unit.name for mu in msg.units),
+                msg.period or "",
+                str(sum(1 for a in msg.attachments if a.kind == "file")),
+            )
+        rows = [r for r in slot_states(s, as_of=day, tz=app.config.timezone) if r.period <= day.isoformat()[:7]]
+        in_review = s.query(Message).filter(Message.decision == "review").count()
+    console.print(table)
+    print_status_table(rows, day, console)
+    store = app.config.storage_dir
+    console.print(f"\nStored files:   {store / 'files'}", markup=False)
+    console.print(f"Thumbnails:     {store / 'thumbs'}", markup=False)
+    console.print(f"Raw mail:       {store / 'raw'}", markup=False)
+    console.print(f"Database:       {app.config.database_url}", markup=False)
+    console.print(f"In review:      {in_review} message(s)", markup=False)
+    console.print(
+        f"\nTry: report-intake --config {ws.config} status --as-of 2023-05-20",
+        markup=False,
+    )
+    app.close()

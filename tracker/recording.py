@@ -1,0 +1,516 @@
+"""One intake pass: fetch new mail, record each message exactly once, then mark it.
+
+For every fetched mail, in one transaction: the raw copy (content-addressed on disk), the
+parsed message, its match, its attachments, its submissions and the mailbox checkpoint.
+Only after that commits is the mail flagged (or moved) on the server. A mail that breaks the
+parser or the matcher is recorded raw and put in review; the pass goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from hashlib import sha256
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from intake.cloudlinks import find_cloud_links
+from intake.mailbox import FetchedMail, MailboxError, MailSource
+from intake.matching import MatchResult, UnitRef, match, read_liaison_fields
+from intake.parsing import ParsedMail, UnparseableMail, parse_message
+from intake.store import AttachmentStore
+from tracker.clock import Clock
+from tracker.db import Database
+from tracker.models import (
+    Attachment,
+    Checkpoint,
+    Liaison,
+    Message,
+    MessageUnit,
+    Slot,
+    Submission,
+    Unit,
+    UnitAddress,
+)
+from tracker.roster import Roster
+from tracker.slots import due_date
+
+log = logging.getLogger(__name__)
+
+KEPT_HEADERS = (
+    "auto-submitted",
+    "precedence",
+    "list-id",
+    "list-unsubscribe",
+    "x-autoreply",
+    "x-autorespond",
+    "x-auto-response-suppress",
+    "x-loop",
+    "return-path",
+    "reply-to",
+    "in-reply-to",
+    "references",
+)
+
+OnRecorded = Callable[[Session, Message], None]
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What intake makes of one raw mail, before anything is written."""
+
+    parsed: ParsedMail | None
+    result: MatchResult
+    error: str | None = None
+
+
+@dataclass
+class RecordedMessage:
+    id: int
+    from_addr: str
+    subject: str
+    decision: str
+    units: tuple[str, ...]
+    period: str | None
+    attachments: int
+
+
+@dataclass
+class PollReport:
+    source: str
+    fetched: int = 0
+    duplicates: int = 0
+    recorded: list[RecordedMessage] = field(default_factory=list)
+    marked: int = 0
+    uidvalidity_changed: bool = False
+    interrupted: bool = False
+
+    @property
+    def new(self) -> int:
+        return len(self.recorded)
+
+    @property
+    def in_review(self) -> int:
+        return sum(1 for r in self.recorded if r.decision == "review")
+
+
+def analyse(
+    raw: bytes,
+    units: Sequence[UnitRef],
+    *,
+    received_at: datetime,
+    own_addresses: Sequence[str] = (),
+) -> Analysis:
+    """Parse and match one raw mail. Never raises: failures become review with a reason."""
+    try:
+        parsed = parse_message(raw)
+    except UnparseableMail as exc:
+        return Analysis(None, _review("邮件无法解析，已保留原件，请人工查看"), f"unparseable: {exc}")
+    except Exception as exc:  # a parser bug must not lose the mail
+        log.exception("parser failed on a mail; it is kept raw and sent to review")
+        return Analysis(None, _review("邮件无法解析，已保留原件，请人工查看"), _describe(exc))
+    try:
+        result = match(parsed, units, received_at=received_at, own_addresses=own_addresses)
+    except Exception as exc:
+        log.exception("matcher failed on a mail; it is kept and sent to review")
+        return Analysis(parsed, _review("自动识别出错，请人工查看"), _describe(exc))
+    return Analysis(parsed, result)
+
+
+def _review(reason: str) -> MatchResult:
+    return MatchResult(
+        kind="other", decision="review", units=(), period=None, confidence=0.0, reasons=(reason,)
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    tb = traceback.extract_tb(exc.__traceback__)
+    where = f" at {tb[-1].filename.rsplit('/', 1)[-1]}:{tb[-1].lineno}" if tb else ""
+    return f"{type(exc).__name__}: {exc}{where}"[:2000]
+
+
+class Recorder:
+    """Records mail from a source into the database and the store."""
+
+    def __init__(
+        self,
+        db: Database,
+        store: AttachmentStore,
+        roster: Roster,
+        clock: Clock,
+        *,
+        own_addresses: Sequence[str] = (),
+        batch_size: int = 50,
+        max_message_bytes: int = 60 * 1024 * 1024,
+        on_recorded: OnRecorded | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.db = db
+        self.store = store
+        self.roster = roster
+        self.clock = clock
+        self.own_addresses = tuple(a.lower() for a in own_addresses)
+        self.batch_size = batch_size
+        self.max_message_bytes = max_message_bytes
+        self.on_recorded = on_recorded
+        self.should_stop = should_stop
+
+    # -- the pass ---------------------------------------------------------------------
+
+    def poll_once(self, source: MailSource) -> PollReport:
+        report = PollReport(source=source.key)
+        source.open()
+        try:
+            uidvalidity = source.uidvalidity()
+            last_uid = self._checkpoint(source.key, uidvalidity, report)
+            report.marked += self._mark_pending(source, uidvalidity)
+            units = self.unit_refs()
+            pending_marks: list[tuple[int, int]] = []
+            for fetched in source.fetch_since(
+                last_uid, batch=self.batch_size, max_bytes=self.max_message_bytes
+            ):
+                report.fetched += 1
+                recorded = self.record(fetched, source.key, uidvalidity, units)
+                if recorded is None:
+                    report.duplicates += 1
+                else:
+                    report.recorded.append(recorded)
+                    pending_marks.append((recorded.id, fetched.uid))
+                if len(pending_marks) >= self.batch_size:
+                    report.marked += self._mark(source, pending_marks)
+                    pending_marks = []
+                if self.should_stop():
+                    report.interrupted = True
+                    break
+            report.marked += self._mark(source, pending_marks)
+        finally:
+            source.close()
+        return report
+
+    def unit_refs(self) -> tuple[UnitRef, ...]:
+        """The roster as plain data, with every address learnt since (liaison, staff, reports)."""
+        with self.db.session() as s:
+            rows = s.execute(select(Unit.name, UnitAddress.address).join(UnitAddress.unit)).all()
+        extra: dict[str, list[str]] = {}
+        for name, address in rows:
+            extra.setdefault(name, []).append(address)
+        return self.roster.unit_refs(extra)
+
+    def _checkpoint(self, key: str, uidvalidity: int, report: PollReport) -> int:
+        with self.db.session() as s:
+            cp = s.scalar(select(Checkpoint).where(Checkpoint.source == key))
+            if cp is None:
+                s.add(Checkpoint(source=key, uidvalidity=uidvalidity, last_uid=0, updated_at=_now()))
+                return 0
+            if cp.uidvalidity != uidvalidity:
+                log.warning(
+                    "UIDVALIDITY of %s changed from %s to %s: rescanning; mail already "
+                    "recorded is recognised by its content and not recorded again",
+                    key,
+                    cp.uidvalidity,
+                    uidvalidity,
+                )
+                report.uidvalidity_changed = True
+                cp.uidvalidity, cp.last_uid, cp.updated_at = uidvalidity, 0, _now()
+                return 0
+            return cp.last_uid
+
+    # -- one mail ---------------------------------------------------------------------
+
+    def record(
+        self, fetched: FetchedMail, key: str, uidvalidity: int, units: Sequence[UnitRef]
+    ) -> RecordedMessage | None:
+        """Record one fetched mail; None if it was already recorded (only the checkpoint moves)."""
+        too_large = getattr(fetched, "too_large", False)
+        raw = fetched.raw
+        if too_large:
+            digest = sha256(f"too-large:{key}:{uidvalidity}:{fetched.uid}".encode()).hexdigest()
+        else:
+            digest = sha256(raw).hexdigest()
+        with self.db.session() as s:
+            if s.scalar(select(Message.id).where(Message.raw_sha256 == digest)) is not None:
+                self._advance(s, key, uidvalidity, fetched.uid)
+                return None
+        try:
+            return self._record_new(fetched, key, uidvalidity, units, digest, too_large)
+        except Exception as exc:
+            log.exception("could not record mail uid %s of %s in full; keeping it raw", fetched.uid, key)
+            return self._record_bare(fetched, key, uidvalidity, digest, _describe(exc))
+
+    def _record_new(
+        self,
+        fetched: FetchedMail,
+        key: str,
+        uidvalidity: int,
+        units: Sequence[UnitRef],
+        digest: str,
+        too_large: bool,
+    ) -> RecordedMessage:
+        now = self.clock.now()
+        received_at = fetched.internal_date or now
+        if too_large:
+            size = getattr(fetched, "size", None) or 0
+            mb = size / (1024 * 1024)
+            analysis = Analysis(
+                None,
+                _review(f"邮件过大（{mb:.0f} MB），未下载，请在邮箱中查看"),
+                f"message of {size} bytes is over the size cap; not downloaded",
+            )
+            raw_path, raw_size = "", size
+        else:
+            stored_raw = self.store.put_raw(fetched.raw)
+            raw_path, raw_size = stored_raw.relpath, stored_raw.size
+            analysis = analyse(
+                fetched.raw, units, received_at=received_at, own_addresses=self.own_addresses
+            )
+        parsed, result = analysis.parsed, analysis.result
+        with self.db.session() as s:
+            msg = Message(
+                raw_sha256=digest,
+                raw_path=raw_path,
+                raw_size=raw_size,
+                source=key,
+                uidvalidity=uidvalidity,
+                uid=fetched.uid,
+                message_id=(parsed.message_id if parsed else None),
+                from_addr=(parsed.from_addr if parsed else ""),
+                from_name=(parsed.from_name if parsed else "")[:500],
+                subject=(parsed.subject if parsed else ""),
+                sent_at=(parsed.date if parsed else None),
+                received_at=received_at,
+                recorded_at=now,
+                kind=result.kind,
+                decision=result.decision,
+                period=result.period,
+                confidence=result.confidence,
+                reasons=list(result.reasons),
+                parse_error=analysis.error
+                or ("; ".join(parsed.errors)[:4000] if parsed and parsed.errors else None),
+                headers=_kept_headers(parsed),
+            )
+            s.add(msg)
+            s.flush()
+            if parsed is not None:
+                self._store_attachments(s, msg, parsed)
+            apply_match(s, msg, result, self.roster, now, parsed)
+            self._advance(s, key, uidvalidity, fetched.uid)
+            if self.on_recorded is not None:
+                self.on_recorded(s, msg)
+            return _summary(msg, result)
+
+    def _record_bare(
+        self, fetched: FetchedMail, key: str, uidvalidity: int, digest: str, error: str
+    ) -> RecordedMessage:
+        """Last resort when recording in full failed: keep the raw copy, send it to review."""
+        raw_path = ""
+        if fetched.raw:
+            raw_path = self.store.put_raw(fetched.raw).relpath
+        result = _review("邮件处理出错，已保留原件，请人工查看")
+        now = self.clock.now()
+        with self.db.session() as s:
+            msg = Message(
+                raw_sha256=digest,
+                raw_path=raw_path,
+                raw_size=len(fetched.raw),
+                source=key,
+                uidvalidity=uidvalidity,
+                uid=fetched.uid,
+                received_at=fetched.internal_date or now,
+                recorded_at=now,
+                kind="other",
+                decision="review",
+                reasons=list(result.reasons),
+                parse_error=error,
+                headers={},
+            )
+            s.add(msg)
+            s.flush()
+            self._advance(s, key, uidvalidity, fetched.uid)
+            return _summary(msg, result)
+
+    def _store_attachments(self, s: Session, msg: Message, parsed: ParsedMail) -> None:
+        for att in parsed.attachments:
+            stored = self.store.put(att)
+            s.add(
+                Attachment(
+                    message_id=msg.id,
+                    kind="file",
+                    filename=att.filename[:1000],
+                    safe_name=stored.safe_name,
+                    content_type=stored.content_type,
+                    size=stored.size,
+                    sha256=stored.sha256,
+                    relpath=stored.relpath,
+                    is_image=stored.is_image,
+                    width=stored.width,
+                    height=stored.height,
+                    thumb_relpath=stored.thumb_relpath,
+                    error=stored.error,
+                )
+            )
+        for link in find_cloud_links(parsed.text, parsed.html):
+            s.add(
+                Attachment(
+                    message_id=msg.id,
+                    kind="link",
+                    filename=link.name[:1000],
+                    safe_name=link.name[:255],
+                    content_type="application/octet-stream",
+                    size=link.size_bytes,
+                    url=link.url,
+                    provider=link.provider,
+                    expires_at=link.expires_at,
+                )
+            )
+        s.flush()
+
+    def _advance(self, s: Session, key: str, uidvalidity: int, uid: int) -> None:
+        cp = s.scalar(select(Checkpoint).where(Checkpoint.source == key))
+        if cp is None:
+            s.add(Checkpoint(source=key, uidvalidity=uidvalidity, last_uid=uid, updated_at=_now()))
+        elif cp.uidvalidity == uidvalidity and uid > cp.last_uid:
+            cp.last_uid, cp.updated_at = uid, _now()
+
+    # -- marking on the server --------------------------------------------------------
+
+    def _mark(self, source: MailSource, pending: list[tuple[int, int]]) -> int:
+        if not pending:
+            return 0
+        try:
+            source.mark_recorded([uid for _, uid in pending])
+        except MailboxError as exc:
+            log.warning("could not mark %d recorded mail(s) on the server: %s", len(pending), exc)
+            return 0
+        with self.db.session() as s:
+            for msg_id, _ in pending:
+                msg = s.get(Message, msg_id)
+                if msg is not None:
+                    msg.marked_at = _now()
+        return len(pending)
+
+    def _mark_pending(self, source: MailSource, uidvalidity: int) -> int:
+        """Mark mail recorded before a crash but never marked on the server."""
+        with self.db.session() as s:
+            rows = s.execute(
+                select(Message.id, Message.uid).where(
+                    Message.source == source.key,
+                    Message.uidvalidity == uidvalidity,
+                    Message.marked_at.is_(None),
+                )
+            ).all()
+        return self._mark(source, [(mid, uid) for mid, uid in rows])
+
+
+# -- applying a match to the database ------------------------------------------------------
+
+
+def apply_match(
+    s: Session,
+    msg: Message,
+    result: MatchResult,
+    roster: Roster,
+    now: datetime,
+    parsed: ParsedMail | None = None,
+) -> None:
+    """Write a match onto a message: its units, its submissions, its liaison registration."""
+    msg.kind, msg.decision, msg.period = result.kind, result.decision, result.period
+    msg.confidence, msg.reasons = result.confidence, list(result.reasons)
+    for link in list(msg.units):
+        s.delete(link)
+    for sub in list(msg.submissions):
+        s.delete(sub)
+    s.flush()
+    units = []
+    for name in result.units:
+        unit = s.scalar(select(Unit).where(Unit.name == name))
+        if unit is not None:
+            units.append(unit)
+            s.add(MessageUnit(message_id=msg.id, unit_id=unit.id))
+    if result.decision != "matched":
+        s.flush()
+        return
+    if result.kind == "report" and result.period:
+        for unit in units:
+            slot = _slot_for(s, unit, result.period, roster)
+            s.add(Submission(message_id=msg.id, slot_id=slot.id, created_at=now))
+        if len(units) == 1 and msg.from_addr:
+            _learn_address(s, units[0], msg.from_addr, "report", now)
+    elif result.kind == "liaison" and units:
+        unit = units[0]
+        fields = read_liaison_fields(parsed) if parsed is not None else {}
+        s.add(Liaison(unit_id=unit.id, message_id=msg.id, fields=fields, created_at=now))
+        if msg.from_addr:
+            _learn_address(s, unit, msg.from_addr, "liaison", now)
+        email = (fields.get("电子邮箱") or "").strip().lower()
+        if "@" in email and " " not in email:
+            _learn_address(s, unit, email, "liaison", now)
+    s.flush()
+
+
+def _slot_for(s: Session, unit: Unit, period: str, roster: Roster) -> Slot:
+    """The slot a report counts for: the period's own, else the unit's scheduled slot that
+    year (an event moved to another month), else a new unscheduled slot."""
+    slot = s.scalar(select(Slot).where(Slot.unit_id == unit.id, Slot.period == period))
+    if slot is not None:
+        return slot
+    year = period[:4]
+    same_year = [
+        x
+        for x in s.scalars(select(Slot).where(Slot.unit_id == unit.id, Slot.scheduled.is_(True)))
+        if x.period.startswith(year)
+    ]
+    if len(same_year) == 1:
+        return same_year[0]
+    slot = Slot(
+        unit_id=unit.id,
+        period=period,
+        due=due_date(period, roster.campaign.deadline_day),
+        scheduled=False,
+    )
+    s.add(slot)
+    s.flush()
+    return slot
+
+
+def _learn_address(s: Session, unit: Unit, address: str, source: str, now: datetime) -> None:
+    address = address.lower()
+    exists = s.scalar(
+        select(UnitAddress.id).where(UnitAddress.unit_id == unit.id, UnitAddress.address == address)
+    )
+    if exists is None:
+        s.add(UnitAddress(unit_id=unit.id, address=address, source=source, created_at=now))
+        s.flush()
+
+
+def _kept_headers(parsed: ParsedMail | None) -> dict[str, str]:
+    if parsed is None:
+        return {}
+    out = {k: parsed.headers[k][:1000] for k in KEPT_HEADERS if k in parsed.headers}
+    if parsed.return_path is not None:
+        out["return-path"] = parsed.return_path
+    return out
+
+
+def _summary(msg: Message, result: MatchResult) -> RecordedMessage:
+    return RecordedMessage(
+        id=msg.id,
+        from_addr=msg.from_addr,
+        subject=msg.subject,
+        decision=msg.decision,
+        units=tuple(result.units),
+        period=msg.period,
+        attachments=sum(1 for a in msg.attachments if a.kind == "file"),
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def raw_file(storage_dir: Path, msg: Message) -> Path | None:
+    return (storage_dir / msg.raw_path) if msg.raw_path else None
