@@ -1,0 +1,482 @@
+"""Content-addressed storage for attachments and raw mail, with image checks and thumbnails.
+
+Files are stored under ``root/files/<sha[:2]>/<sha><ext>``, thumbnails under
+``root/thumbs/<sha[:2]>/<sha>.jpg`` and raw mail under ``root/raw/<sha[:2]>/<sha>.eml``.
+Nothing a mail names ever becomes a path: the file name a sender wrote only yields
+``safe_name`` (for display and download) and, through a fixed allow-list, an extension.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import re
+import tempfile
+import threading
+import unicodedata
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path, PurePosixPath
+from typing import Protocol
+
+from PIL import Image, ImageOps
+
+log = logging.getLogger(__name__)
+
+# Extensions a stored file may carry; anything else is stored as ".bin".
+ALLOWED_EXTENSIONS = frozenset(
+    {
+        ".jpg", ".jpeg", ".png", ".gif", ".webp", ".heic", ".heif", ".bmp", ".tif",
+        ".pdf", ".doc", ".docx", ".xls", ".xlsx", ".ppt", ".pptx", ".wps", ".txt",
+        ".zip", ".rar", ".7z", ".mp4", ".mov",
+    }
+)  # fmt: skip
+
+_EXT_ALIASES = {".tiff": ".tif", ".jpe": ".jpg", ".jfif": ".jpg"}
+
+_CONTENT_TYPE_EXT = {
+    "image/jpeg": ".jpg",
+    "image/jpg": ".jpg",
+    "image/pjpeg": ".jpg",
+    "image/png": ".png",
+    "image/x-png": ".png",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+    "image/heic": ".heic",
+    "image/heif": ".heif",
+    "image/heic-sequence": ".heic",
+    "image/heif-sequence": ".heif",
+    "image/bmp": ".bmp",
+    "image/x-bmp": ".bmp",
+    "image/x-ms-bmp": ".bmp",
+    "image/tiff": ".tif",
+    "application/pdf": ".pdf",
+    "application/x-pdf": ".pdf",
+    "application/msword": ".doc",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
+    "application/vnd.ms-excel": ".xls",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
+    "application/vnd.ms-powerpoint": ".ppt",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": ".pptx",
+    "application/vnd.ms-works": ".wps",
+    "application/kswps": ".wps",
+    "application/wps-office.wps": ".wps",
+    "text/plain": ".txt",
+    "application/zip": ".zip",
+    "application/x-zip-compressed": ".zip",
+    "application/x-rar-compressed": ".rar",
+    "application/x-rar": ".rar",
+    "application/vnd.rar": ".rar",
+    "application/x-7z-compressed": ".7z",
+    "video/mp4": ".mp4",
+    "video/quicktime": ".mov",
+}
+
+# Pillow formats we decode. Everything else (EPS would run Ghostscript, PSD, ICO...) is
+# treated as an ordinary file.
+_IMAGE_FORMAT_EXT = {
+    "JPEG": ".jpg",
+    "MPO": ".jpg",
+    "PNG": ".png",
+    "GIF": ".gif",
+    "WEBP": ".webp",
+    "BMP": ".bmp",
+    "TIFF": ".tif",
+    "HEIF": ".heic",
+}
+_IMAGE_FORMAT_MIME = {
+    "JPEG": "image/jpeg",
+    "MPO": "image/jpeg",
+    "PNG": "image/png",
+    "GIF": "image/gif",
+    "WEBP": "image/webp",
+    "BMP": "image/bmp",
+    "TIFF": "image/tiff",
+    "HEIF": "image/heic",
+}
+
+_WINDOWS_RESERVED = frozenset(
+    {"con", "prn", "aux", "nul"}
+    | {f"com{i}" for i in range(10)}
+    | {f"lpt{i}" for i in range(10)}
+    | {"com¹", "com²", "com³", "lpt¹", "lpt²", "lpt³", "conin$", "conout$"}
+)
+_WINDOWS_BAD_CHARS = re.compile(r'[<>:"|?*]')
+_DRIVE_PREFIX = re.compile(r"^[A-Za-z]:")
+_ORIENTATION_TAG = 0x0112
+_SAFE_NAME_MAX_BYTES = 200
+_FALLBACK_STEM = "附件"
+
+# Pillow keeps its decompression-bomb limit in a module global. We set it per call and
+# restore it afterwards; the lock keeps our own threads from seeing each other's value.
+_PILLOW_LOCK = threading.RLock()
+
+
+class AttachmentLike(Protocol):
+    """What ``put`` needs from an attachment (``intake.parsing.MailAttachment`` fits)."""
+
+    @property
+    def filename(self) -> str: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def payload(self) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class StoreLimits:
+    max_image_pixels: int = 64_000_000
+    thumb_size: int = 320  # longest side of a thumbnail, in pixels
+    max_file_bytes: int = 100 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    sha256: str
+    relpath: str | None  # POSIX, relative to root; None when the payload was not written
+    size: int
+    content_type: str
+    safe_name: str
+    is_image: bool  # True only when the image was decoded and a thumbnail exists
+    width: int | None  # as displayed (EXIF orientation applied); header size on errors
+    height: int | None
+    thumb_relpath: str | None
+    error: str | None  # simplified Chinese, for staff
+
+
+@dataclass(frozen=True)
+class StoredRaw:
+    sha256: str
+    relpath: str
+    size: int
+
+
+class StorePathError(ValueError):
+    """A relative path that would leave the store root."""
+
+
+@dataclass(frozen=True)
+class _ImageResult:
+    format: str | None
+    width: int | None = None
+    height: int | None = None
+    thumb_written: bool = False
+    error: str | None = None
+
+
+class AttachmentStore:
+    """Stores attachments and raw mail under ``root``; see the module docstring."""
+
+    def __init__(self, root: Path, limits: StoreLimits | None = None) -> None:
+        self.root = Path(root).resolve()
+        self.limits = limits or StoreLimits()
+
+    # -- public -----------------------------------------------------------------------
+
+    def put(self, att: AttachmentLike) -> StoredFile:
+        payload = bytes(att.payload)
+        sha = hashlib.sha256(payload).hexdigest()
+        size = len(payload)
+        declared = _normalise_content_type(att.content_type)
+        filename = att.filename or ""
+
+        if size > self.limits.max_file_bytes:
+            ext = _extension_for(filename, declared, None)
+            mb = size / (1024 * 1024)
+            cap = self.limits.max_file_bytes / (1024 * 1024)
+            return StoredFile(
+                sha256=sha,
+                relpath=None,
+                size=size,
+                content_type=declared,
+                safe_name=safe_name(filename, ext),
+                is_image=False,
+                width=None,
+                height=None,
+                thumb_relpath=None,
+                error=f"文件过大（{mb:.1f} MB，上限 {cap:.0f} MB），未保存",
+            )
+
+        thumb_rel = f"thumbs/{sha[:2]}/{sha}.jpg"
+        image = self._process_image(payload, declared, self.root / thumb_rel)
+        ext = _extension_for(filename, declared, image.format)
+        file_rel = self._existing_file(sha) or f"files/{sha[:2]}/{sha}{ext}"
+        _write_once(self.root / file_rel, payload)
+
+        content_type = _IMAGE_FORMAT_MIME.get(image.format or "", declared)
+        return StoredFile(
+            sha256=sha,
+            relpath=file_rel,
+            size=size,
+            content_type=content_type,
+            safe_name=safe_name(filename, PurePosixPath(file_rel).suffix),
+            is_image=image.thumb_written,
+            width=image.width,
+            height=image.height,
+            thumb_relpath=thumb_rel if image.thumb_written else None,
+            error=image.error,
+        )
+
+    def put_raw(self, raw: bytes) -> StoredRaw:
+        sha = hashlib.sha256(raw).hexdigest()
+        rel = f"raw/{sha[:2]}/{sha}.eml"
+        _write_once(self.root / rel, raw)
+        return StoredRaw(sha256=sha, relpath=rel, size=len(raw))
+
+    def open_path(self, relpath: str) -> Path:
+        """The absolute path of a stored file; refuses anything that resolves outside root."""
+        if not relpath or "\x00" in relpath:
+            raise StorePathError(f"invalid store path {relpath!r}")
+        rel = PurePosixPath(relpath.replace("\\", "/"))
+        if rel.is_absolute() or _DRIVE_PREFIX.match(relpath):
+            raise StorePathError(f"absolute path not allowed: {relpath!r}")
+        path = (self.root / rel).resolve()
+        if path == self.root or not path.is_relative_to(self.root):
+            raise StorePathError(f"path leaves the store: {relpath!r}")
+        return path
+
+    # -- internals --------------------------------------------------------------------
+
+    def _existing_file(self, sha: str) -> str | None:
+        """The relpath of bytes already stored under another extension, if any."""
+        folder = self.root / "files" / sha[:2]
+        if not folder.is_dir():
+            return None
+        for candidate in sorted(folder.glob(f"{sha}.*")):
+            if candidate.suffix in ALLOWED_EXTENSIONS | {".bin"} and candidate.is_file():
+                return f"files/{sha[:2]}/{candidate.name}"
+        return None
+
+    @staticmethod
+    def _unidentified_error(declared: str) -> str | None:
+        """An error only when the mail said this was a photo format we would have read."""
+        if _CONTENT_TYPE_EXT.get(declared, "") in _IMAGE_FORMAT_EXT.values():
+            return "图片无法识别，未生成缩略图"
+        return None
+
+    def _process_image(self, payload: bytes, declared: str, thumb_path: Path) -> _ImageResult:
+        _register_heif()
+        limit = self.limits.max_image_pixels
+        with _pillow_pixel_limit(limit):
+            try:
+                with Image.open(io.BytesIO(payload), formats=list(_IMAGE_FORMAT_EXT)) as im:
+                    fmt = im.format or ""
+                    w, h = im.size
+            except Image.UnidentifiedImageError:
+                return _ImageResult(format=None, error=self._unidentified_error(declared))
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+                return _ImageResult(format=None, error="图片像素过多，未生成缩略图")
+            except Exception as exc:  # untrusted bytes: any decoder error
+                log.info("image header unreadable: %s", exc)
+                return _ImageResult(format=None, error=self._unidentified_error(declared))
+            if w * h > limit:
+                return _ImageResult(
+                    format=fmt, width=w, height=h, error=f"图片像素过多（{w}×{h}），未生成缩略图"
+                )
+            try:
+                return self._decode_and_thumbnail(payload, thumb_path, fmt)
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+                return _ImageResult(
+                    format=fmt, width=w, height=h, error="图片像素过多，未生成缩略图"
+                )
+            except Exception as exc:  # untrusted bytes: any decoder error
+                log.info("image not decodable (%s): %s", fmt, exc)
+                return _ImageResult(
+                    format=fmt, width=w, height=h, error="图片已损坏或不完整，未生成缩略图"
+                )
+
+    def _decode_and_thumbnail(self, payload: bytes, thumb_path: Path, fmt: str) -> _ImageResult:
+        with Image.open(io.BytesIO(payload), formats=[fmt]) as im:
+            im.verify()
+        with Image.open(io.BytesIO(payload), formats=[fmt]) as im:
+            orientation = im.getexif().get(_ORIENTATION_TAG, 1)
+            w, h = im.size
+            if orientation in (5, 6, 7, 8):
+                w, h = h, w
+            if thumb_path.is_file():
+                # Already decoded successfully once: same bytes, same thumbnail.
+                return _ImageResult(format=fmt, width=w, height=h, thumb_written=True)
+            side = self.limits.thumb_size
+            im.thumbnail((side, side))  # decodes the whole stream (draft mode for JPEG)
+            thumb = ImageOps.exif_transpose(im)
+            rgb = _to_rgb(thumb)
+        buf = io.BytesIO()
+        rgb.save(buf, format="JPEG", quality=85, optimize=True)
+        _write_once(thumb_path, buf.getvalue())
+        return _ImageResult(format=fmt, width=w, height=h, thumb_written=True)
+
+
+def safe_name(filename: str, ext_hint: str = "") -> str:
+    """A display/download name from what the sender wrote; never a path, never empty.
+
+    ``ext_hint`` (e.g. ".pdf") is appended when the name has no extension of its own and
+    used for the "附件" fallback; ".bin" is never appended.
+    """
+    name = unicodedata.normalize("NFC", filename or "")
+    chars: list[str] = []
+    for ch in name:
+        cat = unicodedata.category(ch)
+        if ch in "\t\n\r\v\f\x85\u2028\u2029":
+            chars.append(" ")
+        elif cat in ("Cc", "Cf", "Cs", "Co", "Cn"):
+            continue  # NUL, controls, bidi overrides, lone surrogates, unassigned
+        else:
+            chars.append(ch)
+    name = "".join(chars)
+    # Only the last path component, whichever separator the sender's system used.
+    name = re.split(r"[/\\]", name)[-1]
+    name = _DRIVE_PREFIX.sub("", name)
+    name = _WINDOWS_BAD_CHARS.sub("_", name)
+    name = re.sub(r"\s+", " ", name).strip()
+    name = name.lstrip(". ").rstrip(". ")
+    name = re.sub(r"\.{2,}", ".", name)
+
+    stem, ext = _split_ext(name)
+    hint = ext_hint.lower() if ext_hint and ext_hint.lower() != ".bin" else ""
+    if not stem:
+        stem, ext = _FALLBACK_STEM, ext or hint
+    elif not ext:
+        ext = hint
+    if stem.split(".")[0].strip().lower() in _WINDOWS_RESERVED:
+        stem = "_" + stem
+    budget = _SAFE_NAME_MAX_BYTES - len(ext.encode("utf-8"))
+    stem = _truncate_utf8(stem, budget).rstrip(". ") or _FALLBACK_STEM
+    return stem + ext
+
+
+def make_contact_sheet(paths: Sequence[Path], *, columns: int = 4, cell: int = 240) -> bytes:
+    """JPEG bytes of a grid of the given images, each fitted into a bordered cell.
+
+    Unreadable images get an empty grey cell. Raises ValueError for no paths.
+    """
+    if not paths:
+        raise ValueError("no images for a contact sheet")
+    if columns < 1 or cell < 16:
+        raise ValueError("columns must be >= 1 and cell >= 16")
+    cols = min(columns, len(paths))
+    rows = (len(paths) + cols - 1) // cols
+    border, pad = 1, 4
+    sheet = Image.new("RGB", (cols * cell + border, rows * cell + border), (255, 255, 255))
+    inner = cell - 2 * pad - border
+    _register_heif()
+    with _pillow_pixel_limit(StoreLimits().max_image_pixels):
+        for index, path in enumerate(paths):
+            x0, y0 = (index % cols) * cell, (index // cols) * cell
+            sheet.paste((160, 160, 160), (x0, y0, x0 + cell + border, y0 + cell + border))
+            sheet.paste((255, 255, 255), (x0 + border, y0 + border, x0 + cell, y0 + cell))
+            try:
+                with Image.open(path, formats=list(_IMAGE_FORMAT_EXT)) as im:
+                    im.thumbnail((inner, inner))
+                    tile = _to_rgb(ImageOps.exif_transpose(im))
+            except Exception as exc:  # one bad file must not spoil the sheet
+                log.info("contact sheet: cannot read %s: %s", path, exc)
+                sheet.paste((230, 230, 230), (x0 + pad, y0 + pad, x0 + cell - pad, y0 + cell - pad))
+                continue
+            ox = x0 + border + (cell - border - tile.width) // 2
+            oy = y0 + border + (cell - border - tile.height) // 2
+            sheet.paste(tile, (ox, oy))
+    buf = io.BytesIO()
+    sheet.save(buf, format="JPEG", quality=85, optimize=True)
+    return buf.getvalue()
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+@cache
+def _register_heif() -> bool:
+    """Register the HEIC/HEIF opener once; False when pillow-heif is unavailable."""
+    try:
+        import pillow_heif
+    except ImportError:  # pragma: no cover - it is a declared dependency
+        log.warning("pillow-heif not installed: HEIC photos are stored without thumbnails")
+        return False
+    pillow_heif.register_heif_opener()
+    return True
+
+
+@contextmanager
+def _pillow_pixel_limit(limit: int) -> Iterator[None]:
+    """Pillow's bomb limit set to ``limit`` for this block, its warning raised as an error."""
+    with _PILLOW_LOCK:
+        previous = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = limit
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = previous
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """RGB for JPEG output; transparency is flattened onto white."""
+    if im.mode == "RGB":
+        return im
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        im = im.point(lambda v: v / 256).convert("L")
+    return im.convert("RGB")
+
+
+def _write_once(path: Path, data: bytes) -> None:
+    """Atomically write ``data`` to ``path`` unless an identical-size file is already there."""
+    try:
+        if path.stat().st_size == len(data):
+            return
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _normalise_content_type(value: str | None) -> str:
+    ctype = (value or "").split(";")[0].strip().lower()
+    return (
+        ctype if re.fullmatch(r"[a-z0-9.+-]+/[a-z0-9.+-]+", ctype) else "application/octet-stream"
+    )
+
+
+def _extension_for(filename: str, content_type: str, image_format: str | None) -> str:
+    """Sniffed image format first, then the sender's file name, then the content type."""
+    if image_format in _IMAGE_FORMAT_EXT:
+        return _IMAGE_FORMAT_EXT[image_format]
+    _, ext = _split_ext(re.split(r"[/\\]", filename or "")[-1])
+    ext = _EXT_ALIASES.get(ext, ext)
+    if ext in ALLOWED_EXTENSIONS:
+        return ext
+    return _CONTENT_TYPE_EXT.get(content_type, ".bin")
+
+
+def _split_ext(name: str) -> tuple[str, str]:
+    """(stem, ".ext") with a lower-cased short alphanumeric extension, else (name, "")."""
+    match = re.fullmatch(r"(.*?)(\.[A-Za-z0-9]{1,10})", name)
+    if not match:
+        return name, ""
+    return match.group(1), match.group(2).lower()
+
+
+def _truncate_utf8(text: str, max_bytes: int) -> str:
+    encoded = text.encode("utf-8")
+    if len(encoded) <= max_bytes:
+        return text
+    return encoded[: max(max_bytes, 0)].decode("utf-8", "ignore")
