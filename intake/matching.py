@@ -1,0 +1,874 @@
+"""The matcher: which unit(s) a mail reports for, and for which month.
+
+Evidence for a unit is collected from every place a mail can name it (known sender address,
+subject, sender display name, attachment names, the quoted header of a forward, the
+signature, the liaison form, the body) and weighed by place: the body names other units
+in passing, so units only in the body count little. Names are found as written in the roster
+(canonical name and aliases, with the county prefix dropped), as abbreviations officialdom
+uses without listing them (县市场监管局 for 湘潭县市场监督管理局: the short stem's characters
+occur in order in the long one, with the same kind of unit suffix), and by distinctive
+stems (昆仑燃气). The period is read from the subject, attachment names and body, else
+inferred from the unit's schedule and the received date. A confident answer is given only
+when nothing disagrees; everything else goes to review, with reasons a clerk can read.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from intake.classify import (
+    KIND_LIAISON,
+    KIND_OTHER,
+    KIND_REPORT,
+    Classification,
+    body_text,
+    classify,
+    is_forward,
+    real_attachments,
+)
+from intake.text import normalize, split_quoted, strip_reply_prefixes
+
+if TYPE_CHECKING:
+    from intake.parsing import ParsedMail
+
+__all__ = [
+    "LIAISON_FIELDS",
+    "MatchResult",
+    "MatcherIndex",
+    "UnitRef",
+    "build_index",
+    "find_periods",
+    "match",
+    "read_liaison_fields",
+]
+
+DECISION_MATCHED = "matched"
+DECISION_REVIEW = "review"
+DECISION_IGNORED = "ignored"
+
+_ZONE = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass(frozen=True)
+class UnitRef:
+    name: str  # canonical, simplified, as the notice writes it
+    kind: str  # "township" | "department"
+    aliases: tuple[str, ...]
+    emails: tuple[str, ...]  # known sender addresses (roster, liaison, staff)
+    months: tuple[str, ...]  # scheduled periods "YYYY-MM"
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    kind: str  # report | liaison | other
+    decision: str  # matched | review | ignored
+    units: tuple[str, ...]  # canonical unit names
+    period: str | None  # "YYYY-MM"
+    confidence: float  # 0..1
+    reasons: tuple[str, ...]  # simplified Chinese, for clerks
+
+
+# ---------------------------------------------------------------------------------------------
+# Roster index
+
+_COUNTY_PREFIX = re.compile(r"^(?:湘潭县|湘潭市|县|市)")
+_ORG_SUFFIX = re.compile(r"(?:人民政府|党政办公室|党政办|办公室|政府)$")
+# Unit-type suffixes, longest first; 委 (committee, the older name of many bureaus) counts as 局.
+_TYPE_SUFFIXES = (
+    ("有限公司", "公司"),
+    ("分公司", "公司"),
+    ("公司", "公司"),
+    ("大队", "大队"),
+    ("分局", "局"),
+    ("局", "局"),
+    ("委", "局"),
+    ("社", "社"),
+    ("办", "办"),
+    ("镇", "镇"),
+    ("乡", "乡"),
+)
+_TEXT_SUFFIX = re.compile(r"有限公司|分公司|公司|大队|分局|局|委|社|办")
+# Everyday policy words: a 4-character window built from one of these is not distinctive
+# enough to name a unit on its own (生态环境 appears in any report about the environment).
+_COMMON_WORDS = (
+    "生态", "环境", "自然", "资源", "人力", "社会", "保障", "卫生", "健康", "医疗", "城乡",
+    "建设", "住房", "交通", "运输", "应急", "管理", "农业", "农村", "综合", "执法", "城市",
+    "市场", "监督", "发展", "改革", "文化", "旅游", "广电", "体育", "工业", "信息", "科学",
+    "技术", "金融", "工作", "供销", "合作", "教育", "财政", "审计", "民政", "司法", "公安",
+    "水利", "商务", "信访", "救援", "有限", "公司", "湘潭", "县", "市", "省", "国网", "分",
+)  # fmt: skip
+_CJK = re.compile(r"^[\u4e00-\u9fff]+$")
+
+# Weights of the places a unit can be named, and of the way it is named.
+_W_ADDRESS = 1.0
+_W_LIAISON = 0.9
+_W_SUBJECT = 0.9
+_W_ATTACHMENT = 0.8
+_W_FROM_NAME = 0.8
+_W_FORWARD = 0.8
+_W_SIGNATURE = 0.75
+_W_LEAD = 0.5
+_W_BODY = 0.2
+_HOW_EXACT = 1.0
+_HOW_ABBR = 0.85
+_HOW_STEM = 0.75
+_STRONG = 0.6
+
+
+@dataclass(frozen=True)
+class _Stem:
+    stem: str
+    suffix: str
+    unit: str
+
+
+@dataclass
+class MatcherIndex:
+    """The roster prepared for matching: build once per roster (see `build_index`)."""
+
+    units: tuple[UnitRef, ...]
+    by_name: dict[str, UnitRef]
+    by_email: dict[str, str]
+    forms: dict[str, str]  # normalised name form -> unit
+    form_pattern: re.Pattern[str] | None
+    stems: dict[str, list[_Stem]]  # first character -> department stems
+    distinctive: dict[str, str]  # 4-character window -> unit
+    distinctive_pattern: re.Pattern[str] | None
+
+
+def _split_suffix(name: str) -> tuple[str, str] | None:
+    for written, kind in _TYPE_SUFFIXES:
+        if name.endswith(written) and len(name) > len(written):
+            return name[: -len(written)], kind
+    return None
+
+
+def _name_forms(unit: UnitRef) -> set[str]:
+    forms: set[str] = set()
+    for raw in (unit.name, *unit.aliases):
+        name = normalize(raw).replace(" ", "")
+        name = re.sub(r"[(（].*?[)）]", "", name)
+        if not name:
+            continue
+        forms.add(name)
+        core = _ORG_SUFFIX.sub("", _COUNTY_PREFIX.sub("", name))
+        if len(core) >= 3:
+            forms.add(core)
+        if unit.kind == "township" and core[-1:] in ("镇", "乡") and len(core) >= 4:
+            forms.add(core[:-1])  # 云湖桥镇 -> 云湖桥; two-character stems (白石) are too common
+    return forms
+
+
+def build_index(units: Sequence[UnitRef]) -> MatcherIndex:
+    """The roster index, cached by the identity of `units` (pass the same tuple each time)."""
+    cached = _INDEX_CACHE.get(id(units))
+    if cached is not None and cached[0] is units:
+        return cached[1]
+    index = _build_index(units)
+    if len(_INDEX_CACHE) >= 8:
+        _INDEX_CACHE.pop(next(iter(_INDEX_CACHE)))
+    _INDEX_CACHE[id(units)] = (units, index)
+    return index
+
+
+_INDEX_CACHE: dict[int, tuple[Sequence[UnitRef], MatcherIndex]] = {}
+
+
+def _build_index(units: Sequence[UnitRef]) -> MatcherIndex:
+    owners: dict[str, set[str]] = {}
+    for unit in units:
+        for form in _name_forms(unit):
+            owners.setdefault(form, set()).add(unit.name)
+    forms = {f: next(iter(u)) for f, u in owners.items() if len(u) == 1}
+
+    stems: dict[str, list[_Stem]] = {}
+    windows: dict[str, set[str]] = {}
+    for unit in units:
+        if unit.kind == "township":
+            continue
+        for form in _name_forms(unit):
+            core = _COUNTY_PREFIX.sub("", form)
+            split = _split_suffix(core)
+            if split is None:
+                continue
+            stem, suffix = split
+            stem = stem.replace("湘潭县", "").replace("湘潭", "")
+            if len(stem) >= 2 and _CJK.match(stem):
+                stems.setdefault(stem[0], []).append(_Stem(stem, suffix, unit.name))
+            for i in range(len(core) - 3):
+                window = core[i : i + 4]
+                if _CJK.match(window) and not any(w in window for w in _COMMON_WORDS):
+                    windows.setdefault(window, set()).add(unit.name)
+    distinctive = {w: next(iter(u)) for w, u in windows.items() if len(u) == 1 and w not in forms}
+
+    def alternation(keys: Iterable[str]) -> re.Pattern[str] | None:
+        ordered = sorted(keys, key=lambda k: (-len(k), k))
+        return re.compile("|".join(map(re.escape, ordered))) if ordered else None
+
+    by_email = {}
+    for unit in units:
+        for address in unit.emails:
+            by_email[address.strip().lower()] = unit.name
+    return MatcherIndex(
+        units=tuple(units),
+        by_name={u.name: u for u in units},
+        by_email=by_email,
+        forms=forms,
+        form_pattern=alternation(forms),
+        stems=stems,
+        distinctive=distinctive,
+        distinctive_pattern=alternation(distinctive),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding unit names in text
+
+
+@dataclass(frozen=True)
+class _Hit:
+    unit: str
+    start: int
+    end: int
+    how: float  # _HOW_EXACT, _HOW_ABBR or _HOW_STEM
+    written: str
+
+
+def _is_subsequence(short: str, long: str) -> bool:
+    it = iter(long)
+    return all(ch in it for ch in short)
+
+
+def find_units(text: str, index: MatcherIndex) -> list[_Hit]:
+    """Unit names in normalised `text`: exact forms, then abbreviations, then distinctive stems."""
+    hits: list[_Hit] = []
+    covered: list[tuple[int, int]] = []
+    if index.form_pattern is not None:
+        for m in index.form_pattern.finditer(text):
+            hits.append(_Hit(index.forms[m.group()], m.start(), m.end(), _HOW_EXACT, m.group()))
+            covered.append((m.start(), m.end()))
+
+    def free(start: int, end: int) -> bool:
+        return all(end <= a or start >= b for a, b in covered)
+
+    for m in _TEXT_SUFFIX.finditer(text):
+        pos = m.start()
+        suffix = _split_suffix("x" + m.group())
+        kind = suffix[1] if suffix else ""
+        found: set[str] = set()
+        best = ""
+        for k in range(2, 10):
+            if pos - k < 0:
+                break
+            short = text[pos - k : pos]
+            if not _CJK.match(short) or not free(pos - k, m.end()):
+                break
+            for cand in index.stems.get(short[0], ()):
+                if cand.suffix == kind and _is_subsequence(short, cand.stem):
+                    found.add(cand.unit)
+                    best = short
+        if len(found) == 1:
+            unit = found.pop()
+            start = pos - len(best)
+            hits.append(_Hit(unit, start, m.end(), _HOW_ABBR, text[start : m.end()]))
+            covered.append((start, m.end()))
+
+    if index.distinctive_pattern is not None:
+        for m in index.distinctive_pattern.finditer(text):
+            if free(m.start(), m.end()):
+                unit = index.distinctive[m.group()]
+                hits.append(_Hit(unit, m.start(), m.end(), _HOW_STEM, m.group()))
+    hits.sort(key=lambda h: h.start)
+    return hits
+
+
+# ---------------------------------------------------------------------------------------------
+# Periods
+
+_CN_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
+              "八": 8, "九": 9, "两": 2}  # fmt: skip
+_MONTH = re.compile(
+    r"(?<![0-9])(?P<y>20[0-9]{2})\s*年\s*(?P<m>[0-9]{1,2})\s*月份?(?:\s*(?P<d>[0-9]{1,2})\s*[日号])?"
+    r"|(?<![0-9.\-/])(?P<y2>20[0-9]{2})\s*[.\-/]\s*(?P<m2>[0-9]{1,2})(?:\s*[.\-/]\s*(?P<d2>[0-9]{1,2}))?(?![0-9])"
+    r"|(?<![0-9.])(?P<m3>[0-9]{1,2})\s*月份?(?:\s*(?P<d3>[0-9]{1,2})\s*[日号])?"
+    r"|(?:(?P<cy>[〇零一二三四五六七八九]{4})\s*年\s*)?(?<![一二三四五六七八九十〇零])"
+    r"(?P<cm>十[一二]|[一二三四五六七八九十])\s*月份?"
+    r"(?:\s*(?P<cd>[一二三]?十[一二三四五六七八九]?|[一二三四五六七八九])\s*[日号])?"
+)
+_REFERENCE_AFTER = re.compile(
+    r"^[^，。,;；]{0,6}?(?:通知|文件|要求|部署|会议|印发|下发|发布|前报送|之前|前上报|截止|报送|上报)"
+)
+_ACTIVITY_AFTER = re.compile(r"^.{0,8}?(?:主题日|活动|政务公开|开展|举办|宣传|分会)")
+_ACTIVITY_BEFORE = re.compile(r"(?:于|在|已于|是)\s*$")
+
+
+def _cn_number(s: str) -> int:
+    if s.startswith("十"):
+        return 10 + (_CN_DIGITS[s[1]] if len(s) > 1 else 0)
+    if "十" in s:
+        tens, _, ones = s.partition("十")
+        return _CN_DIGITS[tens] * 10 + (_CN_DIGITS[ones] if ones else 0)
+    return _CN_DIGITS[s]
+
+
+@dataclass(frozen=True)
+class _MonthHit:
+    year: int | None
+    month: int
+    day: int | None
+    written: str
+    score: float
+
+
+def find_periods(text: str, weight: float) -> list[_MonthHit]:
+    """Months written in normalised `text`, with a score: place weight, activity cues."""
+    hits = []
+    for m in _MONTH.finditer(text):
+        g = m.groupdict()
+        year: int | None
+        day: int | None
+        if g["cm"]:
+            month = _cn_number(g["cm"])
+            year = int("".join(str(_CN_DIGITS[c]) for c in g["cy"])) if g["cy"] else None
+            day = _cn_number(g["cd"]) if g["cd"] else None
+        else:
+            y = g["y"] or g["y2"]
+            year = int(y) if y else None
+            month = int(g["m"] or g["m2"] or g["m3"])
+            d = g["d"] or g["d2"] or g["d3"]
+            day = int(d) if d else None
+        if not 1 <= month <= 12 or (day is not None and not 1 <= day <= 31):
+            continue
+        if year is not None and not 2000 <= year <= 2099:
+            continue
+        after = text[m.end() : m.end() + 12]
+        if _REFERENCE_AFTER.match(after):
+            continue
+        score = weight
+        if _ACTIVITY_AFTER.match(after) or _ACTIVITY_BEFORE.search(
+            text[max(0, m.start() - 3) : m.start()]
+        ):
+            score += 2
+        if day is not None:
+            score += 0.5
+        hits.append(_MonthHit(year, month, day, m.group().strip(), score))
+    return hits
+
+
+def _resolve_year(hit: _MonthHit, received: datetime) -> str:
+    year = hit.year
+    if year is None:
+        year = received.year - 1 if hit.month > received.month else received.year
+    return f"{year:04d}-{hit.month:02d}"
+
+
+def _months_between(a: str, b: str) -> int:
+    ya, ma = map(int, a.split("-"))
+    yb, mb = map(int, b.split("-"))
+    return (yb - ya) * 12 + (mb - ma)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the mail
+
+
+@dataclass
+class _Places:
+    """The texts of a mail, normalised, by where they stand."""
+
+    subject: str = ""
+    from_name: str = ""
+    attachments: list[str] = field(default_factory=list)
+    forward_from_name: str = ""
+    forward_from_addr: str = ""
+    forward_subject: str = ""
+    signature: list[str] = field(default_factory=list)
+    lead: str = ""
+    body: str = ""  # own text (and a forward's body) without the signature
+    date_lines: list[str] = field(default_factory=list)
+
+
+_HEADER_LINE = re.compile(
+    r"^\s*(?:发件人|寄件者|寄件人|from|发送时间|发送日期|寄件日期|日期|时间|date|sent|收件人|收件者|to|"
+    r"抄送|副本|cc|主题|主旨|subject)\s*[:：]",
+    re.IGNORECASE,
+)
+_FWD_FROM = re.compile(
+    r"^\s*(?:发件人|寄件者|寄件人|from)\s*[:：]\s*(.+)$", re.IGNORECASE | re.MULTILINE
+)
+_FWD_SUBJECT = re.compile(
+    r"^\s*(?:主题|主旨|subject)\s*[:：]\s*(.+)$", re.IGNORECASE | re.MULTILINE
+)
+_ADDRESS = re.compile(r"[a-z0-9._%+\-]+@[a-z0-9.\-]+\.[a-z]{2,}", re.IGNORECASE)
+_DATE_ONLY = re.compile(
+    r"^\s*(?:20[0-9]{2}|[〇零一二三四五六七八九]{4})\s*[年.\-/]\s*\S{1,3}\s*[月.\-/]\s*\S{1,3}\s*日?\s*$"
+)
+_SALUTATION = re.compile(r"^.{0,16}[:：]$|^.{0,10}(?:您好|你好|领导好)[!！,，.。]?$")
+_NOT_SIGNATURE = re.compile(r"开展|联合|会同|以及|。|；|、")
+_FILE_EXT = re.compile(r"\.[a-z0-9]{1,5}$")
+
+
+def _read_places(mail: ParsedMail) -> _Places:
+    places = _Places()
+    places.subject = strip_reply_prefixes(normalize(mail.subject))
+    places.from_name = normalize(mail.from_name)
+    places.attachments = [
+        _FILE_EXT.sub("", normalize(name)) for name in real_attachments(mail) if name
+    ]
+    body = normalize_lines(body_text(mail))
+    own, quoted = split_quoted(body)
+    forwarded_body = ""
+    if quoted and is_forward(mail):
+        found = _FWD_FROM.search(quoted)
+        if found:
+            line = found.group(1)
+            address = _ADDRESS.search(line)
+            places.forward_from_addr = address.group().lower() if address else ""
+            places.forward_from_name = _ADDRESS.sub("", line).strip(" \"'<>;；[]【】")
+        subject = _FWD_SUBJECT.search(quoted)
+        if subject:
+            places.forward_subject = strip_reply_prefixes(subject.group(1).strip())
+        forwarded_body = "\n".join(
+            line
+            for line in quoted.splitlines()
+            if not _HEADER_LINE.match(line) and "---" not in line
+        ).replace(">", "")
+
+    lines = [line.strip() for line in own.splitlines() if line.strip()]
+    if "--" in lines:
+        cut = len(lines) - 1 - lines[::-1].index("--")
+        signature, lines = lines[cut + 1 :], lines[:cut]
+    else:
+        signature = []
+        while lines and len(signature) < 4:
+            last = lines[-1]
+            if len(last) > 26 or _NOT_SIGNATURE.search(last):
+                break
+            signature.insert(0, lines.pop())
+    places.date_lines = [s for s in signature if _DATE_ONLY.match(s)]
+    places.signature = [s for s in signature if not _DATE_ONLY.match(s)]
+    lines.extend(places.signature)  # short closing lines may still say what was done when
+    while lines and _SALUTATION.match(lines[0]):
+        lines.pop(0)
+    places.lead = lines[0][:60] if lines else ""
+    places.body = "\n".join([*lines, forwarded_body]).strip()
+    return places
+
+
+def normalize_lines(s: str) -> str:
+    """`normalize` line by line, keeping line breaks (quotes and signatures need them)."""
+    return "\n".join(normalize(line) for line in s.splitlines())
+
+
+# ---------------------------------------------------------------------------------------------
+# Liaison form (annex 5)
+
+LIAISON_FIELDS = (
+    "单位名称",
+    "姓名",
+    "性别",
+    "职务",
+    "办公电话",
+    "手机",
+    "传真",
+    "QQ号",
+    "微信号",
+    "电子邮箱",
+)
+_FIELD_ALIASES = {
+    "单位名称": "单位名称", "单位": "单位名称", "姓名": "姓名", "联络员姓名": "姓名",
+    "联络员": "姓名", "性别": "性别", "职务": "职务", "职务职级": "职务", "办公电话": "办公电话",
+    "座机": "办公电话", "手机": "手机", "手机号": "手机", "手机号码": "手机", "传真": "传真",
+    "qq号": "QQ号", "qq": "QQ号", "qq号码": "QQ号", "微信号": "微信号", "微信": "微信号",
+    "电子邮箱": "电子邮箱", "邮箱": "电子邮箱", "email": "电子邮箱", "e-mail": "电子邮箱",
+}  # fmt: skip
+_LABEL_CLEAN = re.compile(r"[\s:：*＊]+")
+
+
+def _field_label(cell: str) -> str | None:
+    return _FIELD_ALIASES.get(_LABEL_CLEAN.sub("", normalize(cell)))
+
+
+def _fields_from_rows(rows: Iterable[list[str]]) -> dict[str, str]:
+    """Pair each label cell with the next non-empty cell of its row that is not a label."""
+    fields: dict[str, str] = {}
+    for row in rows:
+        cells = [c.strip() for c in row]
+        for i, cell in enumerate(cells):
+            label = _field_label(cell)
+            if label is None:
+                inline = re.match(r"^\s*([^:：]{1,6})\s*[:：]\s*(.+)$", cell)
+                if inline and _field_label(inline.group(1)) and inline.group(2).strip():
+                    fields.setdefault(_field_label(inline.group(1)) or "", inline.group(2).strip())
+                continue
+            for value in cells[i + 1 :]:
+                if not value:
+                    continue
+                if _field_label(value) is None:
+                    fields.setdefault(label, value)
+                break
+    return fields
+
+
+def _xlsx_rows(payload: bytes) -> list[list[str]]:
+    import openpyxl
+
+    book = openpyxl.load_workbook(io.BytesIO(payload), read_only=True, data_only=True)
+    try:
+        rows = []
+        for sheet in book.worksheets:
+            for row in sheet.iter_rows(values_only=True):
+                rows.append(["" if v is None else _cell_text(v) for v in row])
+        return rows
+    finally:
+        book.close()
+
+
+def _cell_text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _docx_rows(payload: bytes) -> list[list[str]]:
+    import docx
+
+    document = docx.Document(io.BytesIO(payload))
+    rows: list[list[str]] = []
+    for table in document.tables:
+        for row in table.rows:
+            cells: list[str] = []
+            previous = None
+            for cell in row.cells:
+                if cell._tc is previous:  # a merged cell repeats itself
+                    continue
+                previous = cell._tc
+                cells.append(cell.text)
+            rows.append(cells)
+    rows.extend([p.text] for p in document.paragraphs if p.text.strip())
+    return rows
+
+
+_BODY_FIELD = re.compile(
+    r"(单位名称|联络员姓名|姓名|性别|职务|办公电话|手机号码|手机号|手机|传真|qq号码|qq号|qq|微信号|微信|电子邮箱|邮箱)"
+    r"\s*[:：]\s*([^\s,，;；|]+)",
+    re.IGNORECASE,
+)
+
+
+def read_liaison_fields(mail: ParsedMail) -> dict[str, str]:
+    """The liaison form's fields (单位名称, 姓名, 性别, 职务, 办公电话, 手机, 传真, QQ号, 微信号,
+    电子邮箱) from an attached .xlsx or .docx, else from the body text. Empty when none."""
+    fields: dict[str, str] = {}
+    for att in mail.attachments:
+        name = att.filename.lower()
+        try:
+            if name.endswith(".xlsx") or att.content_type.endswith("spreadsheetml.sheet"):
+                rows = _xlsx_rows(att.payload)
+            elif name.endswith(".docx") or att.content_type.endswith("wordprocessingml.document"):
+                rows = _docx_rows(att.payload)
+            else:
+                continue
+        except Exception:  # a broken office file is just not a form
+            continue
+        for key, value in _fields_from_rows(rows).items():
+            fields.setdefault(key, value)
+    if not fields:
+        for m in _BODY_FIELD.finditer(body_text(mail)):
+            label = _field_label(m.group(1))
+            if label:
+                fields.setdefault(label, m.group(2).strip())
+    return fields
+
+
+# ---------------------------------------------------------------------------------------------
+# Weighing the evidence
+
+
+@dataclass
+class _Evidence:
+    score: float = 0.0
+    places: list[str] = field(default_factory=list)
+    found: list[tuple[float, str]] = field(default_factory=list)
+
+    def add(self, score: float, place: str, reason: str) -> None:
+        self.score = max(self.score, score)
+        if place not in self.places:
+            self.places.append(place)
+        self.found.append((score, reason))
+
+    @property
+    def reasons(self) -> list[str]:
+        """What named the unit; mentions in the body are left out when stronger places did."""
+        strong = [r for s, r in self.found if s >= _STRONG]
+        return list(dict.fromkeys(strong or [r for _, r in self.found]))
+
+
+_JOINT = re.compile(r"联合|共同|联办|携手|一起|一同|联动|合办")
+_REPORT_SIGNS = re.compile(r"主题日|活动|开展|政务公开|图片|照片|信息|宣传|报送|超大附件")
+_SELF_REFERENCE = re.compile(r"我(?:局|镇|乡|社|办|队|司|单位)")
+
+
+class _Collector:
+    def __init__(self, index: MatcherIndex) -> None:
+        self.index = index
+        self.units: dict[str, _Evidence] = {}
+
+    def unit(self, name: str) -> _Evidence:
+        return self.units.setdefault(name, _Evidence())
+
+    def scan(self, text: str, weight: float, place: str, label: str) -> list[str]:
+        found = []
+        for hit in find_units(text, self.index):
+            how = {_HOW_EXACT: "", _HOW_ABBR: "（简称）", _HOW_STEM: "（字号）"}[hit.how]
+            self.unit(hit.unit).add(weight * hit.how, place, f"{label}的单位名：{hit.written}{how}")
+            if hit.unit not in found:
+                found.append(hit.unit)
+        return found
+
+    def address(self, address: str, weight: float, label: str) -> None:
+        unit = self.index.by_email.get(address.lower()) if address else None
+        if unit:
+            self.unit(unit).add(weight, "address", f"{label}已登记：{address}")
+
+
+def _units_named_together(places: _Places, names: Sequence[str], index: MatcherIndex) -> bool:
+    """Whether all `names` are named in one place (subject, attachment, lead): a joint report."""
+    wanted = set(names)
+    texts = [places.subject, places.forward_subject, places.lead, *places.attachments]
+    return any(wanted <= {h.unit for h in find_units(t, index)} for t in texts if t)
+
+
+def match(
+    mail: ParsedMail,
+    units: Sequence[UnitRef],
+    *,
+    received_at: datetime,
+    own_addresses: Collection[str] = (),
+) -> MatchResult:
+    """Classify `mail`, find the unit(s) it reports for and the period, and decide."""
+    index = build_index(units)
+    classification = classify(mail, own_addresses)
+    if classification.ignored and not classification.spam:
+        return MatchResult(
+            classification.kind, DECISION_IGNORED, (), None, 1.0, classification.reasons
+        )
+    return _Matcher(mail, index, classification, received_at).run()
+
+
+class _Matcher:
+    def __init__(
+        self,
+        mail: ParsedMail,
+        index: MatcherIndex,
+        classification: Classification,
+        received_at: datetime,
+    ) -> None:
+        self.mail = mail
+        self.index = index
+        self.classification = classification
+        if received_at.tzinfo is None:
+            received_at = received_at.replace(tzinfo=_ZONE)
+        self.received = received_at.astimezone(_ZONE)
+        self.places = _read_places(mail)
+        self.reasons: list[str] = []
+
+    def run(self) -> MatchResult:
+        kind = self.classification.kind
+        collector = _Collector(self.index)
+        liaison = read_liaison_fields(self.mail) if self._may_be_liaison() else {}
+        if kind == KIND_REPORT and self._is_attached_form(liaison):
+            kind = KIND_LIAISON
+            self.reasons.append("附件为联络员信息表")
+        if kind == KIND_LIAISON:
+            self.reasons.extend(r for r in self.classification.reasons if r not in self.reasons)
+            company = liaison.get("单位名称", "")
+            if company:
+                collector.scan(normalize(company), _W_LIAISON, "liaison", "联络员信息表中")
+            if liaison.get("电子邮箱"):
+                collector.address(liaison["电子邮箱"].strip(), _W_LIAISON, "联络员信息表中的邮箱")
+
+        senders, body_only = self._collect(collector)
+
+        if self.classification.spam:
+            if not senders:
+                return self._result(
+                    KIND_OTHER, DECISION_IGNORED, (), None, 1.0, self.classification.reasons
+                )
+            self.reasons.extend(self.classification.reasons)
+            return self._review(
+                KIND_OTHER, tuple(senders), None, "疑似广告邮件，但提到了单位，请人工确认"
+            )
+
+        if kind == KIND_REPORT and not self._has_report_content():
+            kind = KIND_OTHER
+        if not senders:
+            if body_only:
+                named = "、".join(body_only)
+                return self._review(
+                    kind, (), None, f"仅在正文中提到单位：{named}，无法确定发件单位"
+                )
+            return self._review(kind, (), None, "未找到单位名，也无已登记的发件地址")
+
+        evidence = [collector.units[u] for u in senders]
+        unit_conf = min(e.score for e in evidence)
+        for e in evidence:
+            self.reasons.extend(r for r in e.reasons if r not in self.reasons)
+
+        if len(senders) > 1:
+            together = _units_named_together(self.places, senders, self.index)
+            joint_word = _JOINT.search(self.places.subject + self.places.body)
+            if not together:
+                names = "、".join(senders)
+                return self._review(
+                    kind, tuple(senders), None, f"不同位置指向不同单位：{names}，无法确定发件单位"
+                )
+            self.reasons.append(
+                "联合开展：" + "、".join(senders) + ("（联合）" if joint_word else "")
+            )
+
+        if kind == KIND_LIAISON:
+            return self._result(kind, DECISION_MATCHED, tuple(senders), None, unit_conf, ())
+        if kind == KIND_OTHER:
+            return self._review(
+                kind, tuple(senders), None, "未见活动报告内容（无附件、无活动描述）"
+            )
+
+        period, period_conf, problem = self._period(senders)
+        if problem:
+            return self._review(kind, tuple(senders), period, problem)
+        return self._result(
+            kind, DECISION_MATCHED, tuple(senders), period, unit_conf * period_conf, ()
+        )
+
+    # -- units --------------------------------------------------------------------------------
+
+    def _collect(self, collector: _Collector) -> tuple[list[str], list[str]]:
+        p = self.places
+        collector.address(self.mail.from_addr, _W_ADDRESS, "发件人地址")
+        collector.scan(p.subject, _W_SUBJECT, "subject", "主题中")
+        collector.scan(p.from_name, _W_FROM_NAME, "from_name", "发件人名称中")
+        for name in p.attachments:
+            collector.scan(name, _W_ATTACHMENT, "attachment", "附件名中")
+        if p.forward_from_addr or p.forward_from_name:
+            collector.address(p.forward_from_addr, _W_FORWARD, "转发原邮件的发件人地址")
+            collector.scan(p.forward_from_name, _W_FORWARD, "forward", "转发原邮件的发件人中")
+        if p.forward_subject:
+            collector.scan(p.forward_subject, _W_FORWARD, "forward", "转发原邮件的主题中")
+        for line in p.signature:
+            collector.scan(line, _W_SIGNATURE, "signature", "落款中")
+        lead_units = collector.scan(p.lead, _W_LEAD, "lead", "正文开头")
+        body_units = collector.scan(p.body, _W_BODY, "body", "正文中")
+
+        strong = [u for u, e in collector.units.items() if e.score >= _STRONG]
+        if strong:
+            return self._order(strong), []
+        # Only the body names units. The one named at the start of the body, and nowhere
+        # else contradicted, is the sender when it speaks of itself (我局/我镇).
+        others = set(body_units) - set(lead_units)
+        if len(lead_units) == 1 and not others:
+            unit = lead_units[0]
+            if _SELF_REFERENCE.search(p.body) or len(find_units(p.body, self.index)) >= 2:
+                collector.unit(unit).add(_STRONG, "lead", "正文开头即为本单位的活动描述")
+                return [unit], []
+        return [], self._order(list(dict.fromkeys(lead_units + body_units)))
+
+    def _order(self, names: list[str]) -> list[str]:
+        order = {u.name: i for i, u in enumerate(self.index.units)}
+        return sorted(names, key=lambda n: order.get(n, 1_000_000))
+
+    # -- kind ---------------------------------------------------------------------------------
+
+    def _may_be_liaison(self) -> bool:
+        if self.classification.kind == KIND_LIAISON:
+            return True
+        return any(a.filename.lower().endswith((".xlsx", ".docx")) for a in self.mail.attachments)
+
+    def _is_attached_form(self, fields: dict[str, str]) -> bool:
+        """An office file whose tables hold the liaison form's fields (at least name, mobile)."""
+        keys = set(fields)
+        has_photos = any(a.content_type.startswith("image/") for a in self.mail.attachments)
+        return not has_photos and len(keys & {"姓名", "手机", "职务", "性别", "办公电话"}) >= 3
+
+    def _has_report_content(self) -> bool:
+        p = self.places
+        if real_attachments(self.mail):
+            return True
+        text = " ".join([p.subject, p.forward_subject, p.body, normalize(self.mail.html[:20000])])
+        return bool(_REPORT_SIGNS.search(text))
+
+    # -- period -------------------------------------------------------------------------------
+
+    def _period(self, senders: list[str]) -> tuple[str | None, float, str | None]:
+        p = self.places
+        hits: list[tuple[_MonthHit, str]] = []
+        for text, weight, label in (
+            (p.subject, 3.0, "主题"),
+            (p.forward_subject, 3.0, "转发原邮件的主题"),
+            *((name, 2.0, "附件名") for name in p.attachments),
+            (p.body, 1.0, "正文"),
+        ):
+            hits.extend((h, label) for h in find_periods(text, weight))
+        schedule = sorted({m for s in senders for m in self.index.by_name[s].months})
+        if hits:
+            best = max(h.score for h, _ in hits)
+            top = [(h, label) for h, label in hits if h.score == best]
+            periods = {_resolve_year(h, self.received) for h, _ in top}
+            if len(periods) > 1:
+                written = "、".join(sorted({h.written for h, _ in top}))
+                return None, 0.0, f"同时写了几个月份：{written}，无法确定所报月份"
+            period = periods.pop()
+            hit, label = top[0]
+            self.reasons.append(f"{label}中的月份：{hit.written}")
+            if hit.year is None:
+                self.reasons.append(f"年份按收信时间推断为{period[:4]}年")
+            for s in senders:
+                months = self.index.by_name[s].months
+                if months and period not in months:
+                    return (
+                        period,
+                        0.0,
+                        f"所报月份{period}与{s}的排期（{'、'.join(months)}）不一致，"
+                        "请人工确认是否调整活动月份",
+                    )
+            return period, 0.95 if label != "正文" else 0.9, None
+
+        received = f"{self.received.year:04d}-{self.received.month:02d}"
+        due = [m for m in schedule if 0 <= _months_between(m, received) <= 2]
+        if due and all(due[-1] in self.index.by_name[s].months for s in senders):
+            period = due[-1]
+            self.reasons.append(f"未写月份，按排期推断为{period}")
+            return period, 0.75, None
+        if schedule:
+            return (
+                None,
+                0.0,
+                f"未写月份，且收信时间（{received}）不在排期（{'、'.join(schedule)}）之后两个月内",
+            )
+        return None, 0.0, "未写月份，也无排期可推断"
+
+    # -- results ------------------------------------------------------------------------------
+
+    def _review(
+        self, kind: str, units: tuple[str, ...], period: str | None, why: str
+    ) -> MatchResult:
+        self.reasons.append(why)
+        return self._result(kind, DECISION_REVIEW, units, period, 0.3, ())
+
+    def _result(
+        self,
+        kind: str,
+        decision: str,
+        units: tuple[str, ...],
+        period: str | None,
+        confidence: float,
+        extra: Iterable[str],
+    ) -> MatchResult:
+        reasons = tuple(dict.fromkeys([*self.reasons, *extra]))
+        return MatchResult(kind, decision, units, period, round(min(1.0, confidence), 3), reasons)
