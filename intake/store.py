@@ -264,7 +264,7 @@ class AttachmentStore:
         limit = self.limits.max_image_pixels
         with _pillow_pixel_limit(limit):
             try:
-                with Image.open(io.BytesIO(payload), formats=list(_IMAGE_FORMAT_EXT)) as im:
+                with Image.open(io.BytesIO(payload), formats=_open_formats()) as im:
                     fmt = im.format or ""
                     w, h = im.size
             except Image.UnidentifiedImageError:
@@ -291,9 +291,9 @@ class AttachmentStore:
                 )
 
     def _decode_and_thumbnail(self, payload: bytes, thumb_path: Path, fmt: str) -> _ImageResult:
-        with Image.open(io.BytesIO(payload), formats=[fmt]) as im:
+        with Image.open(io.BytesIO(payload), formats=[_opener(fmt)]) as im:
             im.verify()
-        with Image.open(io.BytesIO(payload), formats=[fmt]) as im:
+        with Image.open(io.BytesIO(payload), formats=[_opener(fmt)]) as im:
             orientation = im.getexif().get(_ORIENTATION_TAG, 1)
             w, h = im.size
             if orientation in (5, 6, 7, 8):
@@ -370,7 +370,7 @@ def make_contact_sheet(paths: Sequence[Path], *, columns: int = 4, cell: int = 2
             sheet.paste((160, 160, 160), (x0, y0, x0 + cell + border, y0 + cell + border))
             sheet.paste((255, 255, 255), (x0 + border, y0 + border, x0 + cell, y0 + cell))
             try:
-                with Image.open(path, formats=list(_IMAGE_FORMAT_EXT)) as im:
+                with Image.open(path, formats=_open_formats()) as im:
                     im.thumbnail((inner, inner))
                     tile = _to_rgb(ImageOps.exif_transpose(im))
             except Exception as exc:  # one bad file must not spoil the sheet
@@ -390,7 +390,11 @@ def make_contact_sheet(paths: Sequence[Path], *, columns: int = 4, cell: int = 2
 
 @cache
 def _register_heif() -> bool:
-    """Register the HEIC/HEIF opener once; False when pillow-heif is unavailable."""
+    """Load Pillow's plugins and register the HEIC/HEIF opener, once.
+
+    False when pillow-heif is unavailable.
+    """
+    Image.init()  # Image.open(formats=...) needs every listed plugin loaded
     try:
         import pillow_heif
     except ImportError:  # pragma: no cover - it is a declared dependency
@@ -398,6 +402,16 @@ def _register_heif() -> bool:
         return False
     pillow_heif.register_heif_opener()
     return True
+
+
+def _open_formats() -> list[str]:
+    """Pillow format names to try; MPO comes through the JPEG opener, HEIF if registered."""
+    _register_heif()
+    return [f for f in _IMAGE_FORMAT_EXT if f in Image.OPEN]
+
+
+def _opener(fmt: str) -> str:
+    return "JPEG" if fmt == "MPO" else fmt
 
 
 @contextmanager
