@@ -99,11 +99,20 @@ def canonical_charset(label: str | None) -> str | None:
     return name
 
 
-def _strict(data: bytes, encoding: str) -> str | None:
+def _strict(data: bytes, encoding: str, *, allow_cut: bool = False) -> str | None:
+    """Decode strictly; with ``allow_cut``, a character cut off at the very end (a
+    truncated mail) becomes U+FFFD instead of failing the whole decode."""
     try:
         return data.decode(encoding)
-    except (UnicodeDecodeError, LookupError):
+    except LookupError:
         return None
+    except UnicodeDecodeError as exc:
+        if not allow_cut or exc.end < len(data) or len(data) - exc.start > 3:
+            return None
+        try:
+            return data[: exc.start].decode(encoding) + "\ufffd"
+        except UnicodeDecodeError:
+            return None
 
 
 def _is_han(ch: str) -> bool:
@@ -146,7 +155,7 @@ def _gb_score(text: str) -> float:
 
 def _gb_or_big5(data: bytes) -> str | None:
     """Decode undeclared 8-bit CJK bytes: GB18030 unless Big5 reads clearly better."""
-    as_gb = _strict(data, "gb18030")
+    as_gb = _strict(data, "gb18030", allow_cut=True)
     if as_gb is None:
         return None
     as_big5 = _strict(data, "big5hkscs")
@@ -182,7 +191,7 @@ def decode_bytes(data: bytes, declared: str | None = None) -> str:
         return ""
     charset = canonical_charset(declared)
     if charset is not None:
-        text = _strict(data, charset)
+        text = _strict(data, charset, allow_cut=charset in ("utf-8", "gb18030"))
         if text is not None:
             name = codecs.lookup(charset).name
             if name in _SINGLE_BYTE_WESTERN and not data.isascii():
@@ -196,7 +205,7 @@ def decode_bytes(data: bytes, declared: str | None = None) -> str:
             return text.removeprefix("\ufeff") if name.startswith("utf") else text
     if data.isascii():
         return data.decode("ascii")
-    text = _strict(data, "utf-8-sig")
+    text = _strict(data, "utf-8-sig", allow_cut=True)
     if text is not None:
         return text
     text = _gb_or_big5(data)

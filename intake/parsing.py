@@ -12,6 +12,7 @@ Only :class:`UnparseableMail` is ever raised, and only when nothing at all can b
 
 from __future__ import annotations
 
+import binascii
 import email
 import email.utils
 import re
@@ -394,6 +395,8 @@ def _leaf_payload(part: Message, where: str, out: _Collector) -> bytes:
             out.errors.append(f"{where}: invalid characters in base64 skipped")
         elif len(re.sub(r"\s+", "", raw)) % 4:
             out.errors.append(f"{where}: base64 is truncated, decoded what was there")
+    if cte == "base64" and isinstance(raw, str):
+        return _lenient_b64(raw)
     try:
         data = part.get_payload(decode=True)
     except Exception as exc:  # stdlib decoders on hostile input
@@ -406,10 +409,25 @@ def _leaf_payload(part: Message, where: str, out: _Collector) -> bytes:
     return b""
 
 
+def _lenient_b64(text: str) -> bytes:
+    """Base64 as far as it can be read: junk skipped, a cut-off last quantum dropped."""
+    data = text.encode("ascii", "ignore")
+    try:
+        return binascii.a2b_base64(data)
+    except binascii.Error:
+        pass
+    cleaned = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
+    cleaned = cleaned[: len(cleaned) - len(cleaned) % 4]
+    try:
+        return binascii.a2b_base64(cleaned)
+    except binascii.Error:
+        return b""
+
+
 def _guess_boundary(body: str) -> str | None:
     counts: dict[str, int] = {}
     for line in body.splitlines():
-        match = re.match(r"^--([0-9A-Za-z'()+_,./:=?-]{1,70})\s*$", line)
+        match = re.match(r"^--([0-9A-Za-z'()+_,./:=? -]{0,69}[0-9A-Za-z'()+_,./:=?-])\s*$", line)
         if match:
             token = match.group(1)
             if token.endswith("--"):
@@ -423,16 +441,17 @@ def _guess_boundary(body: str) -> str | None:
 
 def _repair_multipart(part: Message, where: str, out: _Collector) -> Message | None:
     """Re-read a multipart whose boundary is missing or wrong with the one its body uses."""
-    body = part.get_payload()
-    if not isinstance(body, str):
+    try:
+        data = part.get_payload(decode=True)
+    except Exception:
         return None
+    if not isinstance(data, bytes):
+        return None
+    body = data.decode("ascii", "surrogateescape")
     boundary = _guess_boundary(body)
     if boundary is None:
         return None
-    rebuilt = (
-        f'Content-Type: {part.get_content_type()}; boundary="{boundary}"\n\n'.encode()
-        + body.encode("utf-8", "surrogateescape")
-    )
+    rebuilt = f'Content-Type: {part.get_content_type()}; boundary="{boundary}"\n\n'.encode() + data
     try:
         repaired = email.message_from_bytes(rebuilt)
     except Exception:
