@@ -442,3 +442,12 @@ def demo(workdir: str, as_of: date | None) -> None:
         markup=False,
     )
     app.close()
+
+
+def _register_commands() -> None:
+    from tracker import cli_staff
+
+    cli_staff.register(main)
+
+
+_register_commands()

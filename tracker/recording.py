@@ -433,6 +433,7 @@ def apply_match(
             s.add(MessageUnit(message_id=msg.id, unit_id=unit.id))
     if result.decision != "matched":
         s.flush()
+        s.expire(msg, ["units", "submissions"])
         return
     if result.kind == "report" and result.period:
         for unit in units:
@@ -450,6 +451,7 @@ def apply_match(
         if "@" in email and " " not in email:
             _learn_address(s, unit, email, "liaison", now)
     s.flush()
+    s.expire(msg, ["units", "submissions"])
 
 
 def _slot_for(s: Session, unit: Unit, period: str, roster: Roster) -> Slot:

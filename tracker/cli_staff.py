@@ -1,0 +1,193 @@
+"""Staff commands: the review queue, corrections, re-matching and the yearly export."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from tracker.cli import AS_OF, PERIOD, _messages_query, fail, message_json, open_app
+from tracker.models import Message
+from tracker.staff import StaffError, assign, excuse, ignore, rematch
+
+
+def register(main: click.Group) -> None:
+    for command in (review, assign_cmd, ignore_cmd, excuse_cmd, rematch_cmd, export_cmd, show):
+        main.add_command(command)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+@click.pass_context
+def review(ctx: click.Context, as_json: bool) -> None:
+    """The review queue: messages the system would not decide alone, with its reasons."""
+    app = open_app(ctx)
+    tz = app.config.timezone
+    with app.db.session() as s:
+        rows = list(s.scalars(_messages_query().where(Message.decision == "review")))
+        if as_json:
+            for msg in rows:
+                click.echo(json.dumps(message_json(msg), ensure_ascii=False))
+            return
+        console = Console()
+        if not rows:
+            console.print("The review queue is empty.")
+            return
+        table = Table(title=f"Review queue: {len(rows)} message(s)")
+        for col in ("id", "received", "from", "subject", "guess", "reasons"):
+            table.add_column(col, overflow="fold")
+        for msg in rows:
+            guess = " ".join(x for x in ("、".join(mu.unit.name for mu in msg.units), msg.period or "") if x)
+            table.add_row(
+                str(msg.id),
+                msg.received_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+                msg.from_addr,
+                msg.subject[:50],
+                guess,
+                "；".join(msg.reasons or []),
+            )
+        console.print(table)
+        console.print(
+            "Decide with: report-intake assign ID --unit 单位 --period YYYY-MM, "
+            "or report-intake ignore ID",
+            markup=False,
+        )
+
+
+@click.command()
+@click.argument("message_id", type=int)
+@click.pass_context
+def show(ctx: click.Context, message_id: int) -> None:
+    """Everything recorded about one message: headers, decision, reasons, attachments."""
+    app = open_app(ctx)
+    with app.db.session() as s:
+        msg = s.scalar(_messages_query().where(Message.id == message_id))
+        if msg is None:
+            fail(f"message #{message_id}: no such message", 1)
+        data = message_json(msg)
+        data["raw"] = str(app.config.storage_dir / msg.raw_path) if msg.raw_path else None
+        data["parse_error"] = msg.parse_error
+        data["files"] = [
+            {
+                "name": a.filename,
+                "kind": a.kind,
+                "size": a.size,
+                "path": str(app.config.storage_dir / a.relpath) if a.relpath else None,
+                "url": a.url,
+                "error": a.error,
+            }
+            for a in msg.attachments
+        ]
+        click.echo(json.dumps(data, ensure_ascii=False, indent=1))
+
+
+@click.command("assign")
+@click.argument("message_id", type=int)
+@click.option("--unit", "units", multiple=True, required=True, help="Unit name (repeat for a joint report).")
+@click.option("--period", type=PERIOD, required=True, help="The month reported on, YYYY-MM.")
+@click.option(
+    "--kind", type=click.Choice(["report", "liaison"]), default="report", show_default=True
+)
+@click.option("--note", default="", help="A note kept with the decision.")
+@click.pass_context
+def assign_cmd(
+    ctx: click.Context, message_id: int, units: tuple[str, ...], period: str, kind: str, note: str
+) -> None:
+    """Decide a message by hand: it is KIND for these units and this period."""
+    app = open_app(ctx)
+    try:
+        with app.db.session() as s:
+            msg = assign(s, app.roster, message_id, units, period, app.clock().now(), kind=kind, note=note)
+            click.echo(f"#{msg.id}: {kind} for {'、'.join(units)} {period} (staff decision)")
+    except StaffError as exc:
+        fail(str(exc), 1)
+
+
+@click.command("ignore")
+@click.argument("message_id", type=int)
+@click.option("--note", default="", help="A note kept with the decision.")
+@click.pass_context
+def ignore_cmd(ctx: click.Context, message_id: int, note: str) -> None:
+    """Decide a message by hand: it is not a report."""
+    app = open_app(ctx)
+    try:
+        with app.db.session() as s:
+            ignore(s, app.roster, message_id, app.clock().now(), note)
+    except StaffError as exc:
+        fail(str(exc), 1)
+    click.echo(f"#{message_id}: ignored (staff decision)")
+
+
+@click.command("excuse")
+@click.argument("unit")
+@click.argument("period", type=PERIOD)
+@click.option("--note", default="", help="Why (kept with the slot).")
+@click.option("--undo", is_flag=True, help="Take the excuse back.")
+@click.pass_context
+def excuse_cmd(ctx: click.Context, unit: str, period: str, note: str, undo: bool) -> None:
+    """Excuse UNIT from reporting for PERIOD (no reminders, counted as excused)."""
+    app = open_app(ctx)
+    try:
+        with app.db.session() as s:
+            slot = excuse(s, app.roster, unit, period, note, undo)
+            name = slot.unit.name
+    except StaffError as exc:
+        fail(str(exc), 1)
+    click.echo(f"{name} {period}: {'no longer excused' if undo else 'excused'}")
+
+
+@click.command("rematch")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "all_", is_flag=True, help="Every recorded message.")
+@click.pass_context
+def rematch_cmd(ctx: click.Context, ids: tuple[int, ...], all_: bool) -> None:
+    """Re-run matching on recorded messages (IDs, or --all) from their raw copies.
+
+    Staff decisions are kept as they are."""
+    if bool(ids) == all_:
+        fail("give message IDs or --all (not both)")
+    app = open_app(ctx)
+    units = app.recorder().unit_refs()
+    try:
+        with app.db.session() as s:
+            changes, kept = rematch(
+                s,
+                app.roster,
+                units,
+                app.config.storage_dir,
+                app.clock().now(),
+                ids=ids,
+                own_addresses=app.config.own_addresses,
+            )
+    except StaffError as exc:
+        fail(str(exc), 1)
+    for ch in changes:
+        click.echo(f"#{ch.message_id}: {ch.before} -> {ch.after}")
+    click.echo(f"{len(changes)} changed, {kept} staff decision(s) kept")
+
+
+@click.command("export")
+@click.option("--year", type=int, help="Campaign year (default: the roster's first year).")
+@click.option("--as-of", "as_of", type=AS_OF, help="States as of this date (default today).")
+@click.option(
+    "--out", "out", type=click.Path(dir_okay=False), required=True, help="The .xlsx file to write."
+)
+@click.pass_context
+def export_cmd(ctx: click.Context, year: int | None, as_of: date | None, out: str) -> None:
+    """Export the year's slots and messages to a spreadsheet for the assessment."""
+    from tracker.export import export_year
+
+    app = open_app(ctx)
+    if not out.lower().endswith(".xlsx"):
+        fail("--out: the file name must end in .xlsx")
+    periods = app.roster.periods()
+    year = year or (int(periods[0][:4]) if periods else app.clock().today().year)
+    with app.db.session() as s:
+        n = export_year(
+            s, year=year, as_of=as_of or app.clock().today(), tz=app.config.timezone, out=Path(out)
+        )
+    Console().print(f"Wrote {n} slots of {year} to {out}", markup=False)
