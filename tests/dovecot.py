@@ -51,6 +51,7 @@ default_internal_user = {internal_user}
 first_valid_uid = 1
 mail_location = maildir:~/Maildir
 imap_id_log = *
+auth_failure_delay = 0
 protocol imap {{
   rawlog_dir = {root}/rawlog/%u
 }}
@@ -118,7 +119,9 @@ class DovecotServer:
             "login_user": login_user,
             "internal_user": internal_user,
         }
-        self._write_passwd()
+        self._handed_out = 0
+        self._add_user_block()
+        self._passwd_written = 0.0  # written before Dovecot started: read at startup
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -132,9 +135,20 @@ class DovecotServer:
                 [DOVECOT, "-c", str(self.conf), "-F"], stdout=stderr, stderr=stderr
             )
             deadline = time.monotonic() + 15
+            penalty_socket = self.root / "run" / "anvil-auth-penalty"
+            penalty_removed = False
             while time.monotonic() < deadline:
                 if self._proc.poll() is not None:
                     break
+                if not penalty_removed:
+                    if not penalty_socket.exists():
+                        time.sleep(0.02)
+                        continue
+                    # Without this socket the auth process (started by the first connection)
+                    # skips the failed-login penalty, which would otherwise delay every login
+                    # after a wrong-password test by seconds.
+                    penalty_socket.unlink()
+                    penalty_removed = True
                 with (
                     contextlib.suppress(OSError),
                     socket.create_connection((self.host, self.port), timeout=1) as s,
@@ -172,6 +186,18 @@ class DovecotServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     # -- users -----------------------------------------------------------------------------
+    # Dovecot re-reads a passwd-file at most once a second, so users are written ahead in
+    # blocks; a test only waits when a block runs out.
+    _BLOCK = 100
+
+    def _add_user_block(self) -> None:
+        for _ in range(self._BLOCK):
+            n = next(self._counter)
+            user = f"user{n}"
+            self._users.append((user, f"pw-{n}-{os.urandom(6).hex()}", self.root / "home" / user))
+        self._write_passwd()
+        self._passwd_written = time.monotonic()
+
     def _write_passwd(self) -> None:
         lines = [
             f"{user}:{{PLAIN}}{password}:{self.mail_uid}:{self.mail_gid}::{home}\n"
@@ -183,17 +209,18 @@ class DovecotServer:
         os.replace(tmp, self.root / "passwd")  # new inode: Dovecot reloads the file
 
     def new_mailbox(self) -> DovecotMailbox:
-        n = next(self._counter)
-        user = f"user{n}"
-        password = f"pw-{n}-{os.urandom(6).hex()}"
-        home = self.root / "home" / user
+        if self._handed_out == len(self._users):
+            self._add_user_block()
+        user, password, home = self._users[self._handed_out]
+        self._handed_out += 1
+        wait = self._passwd_written + 1.1 - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
         home.mkdir(mode=0o700)
         rawlog = self.root / "rawlog" / user
         rawlog.mkdir(mode=0o700)
         for path in (home, rawlog):
             os.chown(path, self.mail_uid, self.mail_gid)
-        self._users.append((user, password, home))
-        self._write_passwd()
         return DovecotMailbox(server=self, user=user, password=password, home=home)
 
     def doveadm(self, *args: str, ok_codes: Sequence[int] = (0,)) -> str:
