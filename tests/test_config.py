@@ -51,20 +51,50 @@ def test_it_resolves_relative_paths_against_the_config_file(tmp_path: Path) -> N
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[mailbox]\ntype = \"pop3\"\n[roster]\nfile = \"r\"\n", '[mailbox] type: must be "imap" | "maildir", not \'pop3\''),
-        ("[mailbox]\nhost = \"x\"\nusername = \"u\"\npassword = \"p\"\nport = 99999\n[roster]\nfile='r'\n", "[mailbox] port: must be between 1 and 65535, not 99999"),
-        ("[mailbox]\nhost = \"x\"\nusername = \"u\"\npassword = \"p\"\nport = \"993\"\n[roster]\nfile='r'\n", "[mailbox] port: must be a whole number, not '993'"),
-        ("[mailbox]\nhost = \"x\"\nusername = \"u\"\n[roster]\nfile='r'\n", "[mailbox] password: missing"),
+        (
+            '[mailbox]\ntype = "pop3"\n[roster]\nfile = "r"\n',
+            '[mailbox] type: must be "imap" | "maildir", not \'pop3\'',
+        ),
+        (
+            '[mailbox]\nhost = "x"\nusername = "u"\npassword = "p"\nport = 99999\n[roster]\nfile=\'r\'\n',
+            "[mailbox] port: must be between 1 and 65535, not 99999",
+        ),
+        (
+            '[mailbox]\nhost = "x"\nusername = "u"\npassword = "p"\nport = "993"\n[roster]\nfile=\'r\'\n',
+            "[mailbox] port: must be a whole number, not '993'",
+        ),
+        (
+            '[mailbox]\nhost = "x"\nusername = "u"\n[roster]\nfile=\'r\'\n',
+            "[mailbox] password: missing",
+        ),
         (MAILDIR + "[mailbox2]\n", "[mailbox2]: unknown table"),
-        (MAILDIR.replace('path = "Maildir"', 'path = "M"\nfolders = 1'), "[mailbox] folders: unknown key"),
-        ("[mailbox]\ntype = \"maildir\"\npath = \"M\"\n", "[roster] file: missing"),
-        (MAILDIR + "[schedule]\nreminders_at = \"25:00\"\n", "[schedule] reminders_at: must be a time of day"),
-        (MAILDIR + "[schedule]\ndigest_weekday = \"monday\"\n", "[schedule] digest_weekday: must be"),
-        (MAILDIR + "[office]\ntimezone = \"Mars/Olympus\"\n", "[office] timezone: unknown time zone 'Mars/Olympus'"),
-        (MAILDIR + "[digest]\nrecipients = [\"not-an-address\"]\n", "[digest] recipients: 'not-an-address' is not an email address"),
-        (MAILDIR + "[database]\nurl = \"mysql://x\"\n", "[database] url: must start with sqlite:/// or postgresql://"),
-        (MAILDIR + "[smtp]\nhost = \"smtp.126.com\"\n", "[smtp] from: missing"),
-        (MAILDIR + "[reminders]\ndays_before = [7, \"x\"]\n", "[reminders] days_before: must list whole numbers"),
+        (
+            MAILDIR.replace('path = "Maildir"', 'path = "M"\nfolders = 1'),
+            "[mailbox] folders: unknown key",
+        ),
+        ('[mailbox]\ntype = "maildir"\npath = "M"\n', "[roster] file: missing"),
+        (
+            MAILDIR + '[schedule]\nreminders_at = "25:00"\n',
+            "[schedule] reminders_at: must be a time of day",
+        ),
+        (MAILDIR + '[schedule]\ndigest_weekday = "monday"\n', "[schedule] digest_weekday: must be"),
+        (
+            MAILDIR + '[office]\ntimezone = "Mars/Olympus"\n',
+            "[office] timezone: unknown time zone 'Mars/Olympus'",
+        ),
+        (
+            MAILDIR + '[digest]\nrecipients = ["not-an-address"]\n',
+            "[digest] recipients: 'not-an-address' is not an email address",
+        ),
+        (
+            MAILDIR + '[database]\nurl = "mysql://x"\n',
+            "[database] url: must start with sqlite:/// or postgresql://",
+        ),
+        (MAILDIR + '[smtp]\nhost = "smtp.126.com"\n', "[smtp] from: missing"),
+        (
+            MAILDIR + '[reminders]\ndays_before = [7, "x"]\n',
+            "[reminders] days_before: must list whole numbers",
+        ),
         ("[mailbox\n", "config file"),
     ],
 )
@@ -83,7 +113,7 @@ def test_it_reads_passwords_from_a_file_or_a_systemd_credential(
     (tmp_path / "creds" / "imap-password").write_text("FROMCRED\n")
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path / "creds"))
     assert load_config(write(tmp_path, base)).mailbox.password == "FROMCRED"
-    missing = base.replace('[roster]', 'password_file = "nope"\n[roster]')
+    missing = base.replace("[roster]", 'password_file = "nope"\n[roster]')
     with pytest.raises(ConfigError, match=r"\[mailbox\] password_file: cannot read"):
         load_config(write(tmp_path, missing))
 

@@ -49,7 +49,9 @@ def recorder(database_url: str, tmp_path: Path) -> Recorder:
     with db.session() as s:
         sync_roster(s, roster)
     store = AttachmentStore(tmp_path / "store")
-    return Recorder(db, store, roster, FixedClock(NOW), own_addresses=("xtxgov@126.com",), batch_size=3)
+    return Recorder(
+        db, store, roster, FixedClock(NOW), own_addresses=("xtxgov@126.com",), batch_size=3
+    )
 
 
 def samples() -> dict[str, tuple[datetime, bytes]]:
@@ -61,14 +63,21 @@ def count(recorder: Recorder, model: type = Message) -> int:
         return int(s.scalar(select(func.count()).select_from(model)) or 0)
 
 
-def report_mail(subject: str, sender: str, *, filename: str = "活动.jpg", payload: bytes | None = None) -> bytes:
+def report_mail(
+    subject: str, sender: str, *, filename: str = "活动.jpg", payload: bytes | None = None
+) -> bytes:
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = "xtxgov@126.com"
     msg["Subject"] = subject
     msg["Date"] = "Tue, 16 May 2023 10:00:00 +0800"
     msg.set_content("我局于5月16日开展政务公开主题日活动，现报送活动图片。")
-    msg.add_attachment(payload if payload is not None else photo(42), maintype="image", subtype="jpeg", filename=filename)
+    msg.add_attachment(
+        payload if payload is not None else photo(42),
+        maintype="image",
+        subtype="jpeg",
+        filename=filename,
+    )
     return msg.as_bytes()
 
 
@@ -101,16 +110,25 @@ def test_it_polls_incrementally_and_records_each_mail_once(
         assert all(m.marked_at is not None for m in s.scalars(select(Message)))
 
 
-def test_it_sends_the_imap_id_command_before_select(dovecot: DovecotMailbox, recorder: Recorder) -> None:
+def test_it_sends_the_imap_id_command_before_select(
+    dovecot: DovecotMailbox, recorder: Recorder
+) -> None:
     recorder.poll_once(source_for(dovecot))
     assert any("name=report-intake" in line for line in dovecot.id_log())
     verbs = dovecot.commands()[0]
     assert verbs.index("ID") < verbs.index("SELECT")
 
 
-def test_it_decodes_chinese_headers_in_every_encoding(dovecot: DovecotMailbox, recorder: Recorder) -> None:
+def test_it_decodes_chinese_headers_in_every_encoding(
+    dovecot: DovecotMailbox, recorder: Recorder
+) -> None:
     mails = samples()
-    for name in ("yhqz-april-gbk", "zlpz-april-late-raw-gbk", "zjj-april-big5", "nyncj-april-reply"):
+    for name in (
+        "yhqz-april-gbk",
+        "zlpz-april-late-raw-gbk",
+        "zjj-april-big5",
+        "nyncj-april-reply",
+    ):
         sent, raw = mails[name]
         dovecot.append(raw, date=sent)
     recorder.poll_once(source_for(dovecot))
@@ -127,7 +145,9 @@ def test_it_decodes_chinese_headers_in_every_encoding(dovecot: DovecotMailbox, r
     assert "云湖桥镇党政办" in bodies_from
 
 
-def test_a_uidvalidity_change_records_nothing_again(dovecot: DovecotMailbox, recorder: Recorder) -> None:
+def test_a_uidvalidity_change_records_nothing_again(
+    dovecot: DovecotMailbox, recorder: Recorder
+) -> None:
     mails = samples()
     for name in ("fgj-april", "ptx-may"):
         sent, raw = mails[name]
@@ -149,7 +169,9 @@ def test_a_mail_that_breaks_the_parser_is_kept_raw_and_sent_to_review(
 ) -> None:
     sent, broken = samples()["broken-mime"]
     dovecot.append(broken, date=sent)
-    dovecot.append(b"\x00\x01\x02\xff\xfe binary garbage with no header at all \x00" * 20, date=sent)
+    dovecot.append(
+        b"\x00\x01\x02\xff\xfe binary garbage with no header at all \x00" * 20, date=sent
+    )
     dovecot.append(report_mail("县林业局5月主题日活动", "lyj.xtx@example.com"), date=sent)
     report = recorder.poll_once(source_for(dovecot))
     assert report.new == 3
@@ -169,7 +191,9 @@ def test_a_path_escaping_attachment_name_stays_inside_the_store(
     evil = f"../../../../../../tmp/ri-escape-{os.getpid()}.jpg"
     dovecot.append(report_mail("县林业局5月主题日活动", "lyj.xtx@example.com", filename=evil))
     dovecot.append(
-        report_mail("县林业局5月主题日活动(2)", "lyj.xtx@example.com", filename="..\\..\\windows\\evil.jpg")
+        report_mail(
+            "县林业局5月主题日活动(2)", "lyj.xtx@example.com", filename="..\\..\\windows\\evil.jpg"
+        )
     )
     recorder.poll_once(source_for(dovecot))
     assert not Path(f"/tmp/ri-escape-{os.getpid()}.jpg").exists()
@@ -185,9 +209,15 @@ def test_a_path_escaping_attachment_name_stays_inside_the_store(
         assert path.resolve().is_relative_to(tmp_path.resolve())
 
 
-def test_a_20_mb_attachment_comes_through_whole(dovecot: DovecotMailbox, recorder: Recorder, tmp_path: Path) -> None:
+def test_a_20_mb_attachment_comes_through_whole(
+    dovecot: DovecotMailbox, recorder: Recorder, tmp_path: Path
+) -> None:
     payload = os.urandom(20 * 1024 * 1024)
-    dovecot.append(report_mail("县林业局5月主题日活动视频", "lyj.xtx@example.com", filename="视频.mp4", payload=payload))
+    dovecot.append(
+        report_mail(
+            "县林业局5月主题日活动视频", "lyj.xtx@example.com", filename="视频.mp4", payload=payload
+        )
+    )
     report = recorder.poll_once(source_for(dovecot))
     assert report.new == 1
     with recorder.db.session() as s:
@@ -201,7 +231,12 @@ def test_a_report_counts_for_its_slot(dovecot: DovecotMailbox, recorder: Recorde
     dovecot.append(raw, date=sent)
     recorder.poll_once(source_for(dovecot))
     with recorder.db.session() as s:
-        rows = {r.unit: r for r in slot_states(s, as_of=datetime(2023, 5, 22).date(), tz=FixedClock(NOW).tz, period="2023-05")}
+        rows = {
+            r.unit: r
+            for r in slot_states(
+                s, as_of=datetime(2023, 5, 22).date(), tz=FixedClock(NOW).tz, period="2023-05"
+            )
+        }
         links = list(s.scalars(select(Attachment).where(Attachment.kind == "link")))
     assert rows["县林业局"].state == "received"
     assert rows["河口镇"].state == "open"
@@ -256,9 +291,13 @@ def test_a_process_killed_between_recording_and_flagging_records_nothing_twice(
     assert all("$Recorded" in f for f in dovecot.all_flags().values())
 
 
-def test_it_records_a_mail_too_large_to_download_for_review(dovecot: DovecotMailbox, recorder: Recorder) -> None:
+def test_it_records_a_mail_too_large_to_download_for_review(
+    dovecot: DovecotMailbox, recorder: Recorder
+) -> None:
     recorder.max_message_bytes = 1024 * 1024
-    dovecot.append(report_mail("县林业局活动视频", "lyj.xtx@example.com", payload=os.urandom(2 * 1024 * 1024)))
+    dovecot.append(
+        report_mail("县林业局活动视频", "lyj.xtx@example.com", payload=os.urandom(2 * 1024 * 1024))
+    )
     report = recorder.poll_once(source_for(dovecot))
     assert report.new == 1
     with recorder.db.session() as s:
@@ -268,13 +307,24 @@ def test_it_records_a_mail_too_large_to_download_for_review(dovecot: DovecotMail
     assert recorder.poll_once(source_for(dovecot)).new == 0
 
 
-def test_subject_header_encoded_as_gbk_words_is_read(dovecot: DovecotMailbox, recorder: Recorder) -> None:
-    msg = EmailMessage()
-    msg["From"] = f"{Header('湘潭县林业局', 'gb2312').encode()} <lyj.xtx@example.com>"
-    msg["To"] = "xtxgov@126.com"
-    msg["Subject"] = Header("县林业局5月主题日活动（王喆报送）", "gb18030").encode().replace("gb18030", "gb2312")
-    msg.set_content("见附件")
-    dovecot.append(msg.as_bytes())
+def test_subject_header_encoded_as_gbk_words_is_read(
+    dovecot: DovecotMailbox, recorder: Recorder
+) -> None:
+    # GBK bytes labelled gb2312 (喆 is not in GB2312), base64 encoded-words as NetEase sends
+    subject = (
+        Header("县林业局5月主题日活动（王喆报送）", "gb18030").encode().replace("gb18030", "gb2312")
+    )
+    sender = Header("湘潭县林业局", "gb18030").encode().replace("gb18030", "gb2312")
+    raw = (
+        (
+            f"From: {sender} <lyj.xtx@example.com>\r\nTo: xtxgov@126.com\r\n"
+            f"Subject: {subject}\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: text/plain; charset=gb2312\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        ).encode("ascii")
+        + "见附件，王喆".encode("gbk")
+        + b"\r\n"
+    )
+    dovecot.append(raw)
     recorder.poll_once(source_for(dovecot))
     with recorder.db.session() as s:
         row = s.scalar(select(Message))

@@ -30,12 +30,27 @@ def test_it_ships_every_unit_of_annexes_2_and_3(roster_file: Path) -> None:
     ("text", "message"),
     [
         ('[[unit]]\nname = "县林业局"\nkind = "bureau"\nmonths = ["2023-05"]\n', "kind: must be"),
-        ('[[unit]]\nname = "县林业局"\nmonths = ["2023-13"]\n', "'2023-13' is not a period YYYY-MM"),
+        (
+            '[[unit]]\nname = "县林业局"\nmonths = ["2023-13"]\n',
+            "'2023-13' is not a period YYYY-MM",
+        ),
         ('[[unit]]\nname = "县林业局"\n', "months: missing"),
-        ('[[unit]]\nname = "县林业局"\nmonths = ["2023-05"]\nemails = ["x"]\n', "'x' is not an email address"),
-        ('[[unit]]\nname = "A"\nmonths = ["2023-05"]\n[[unit]]\nname = "A"\nmonths = ["2023-06"]\n', "already listed"),
-        ('[[unit]]\nname = "A"\naliases = ["B"]\nmonths = ["2023-05"]\n[[unit]]\nname = "C"\naliases = ["B"]\nmonths = ["2023-06"]\n', "'B' is already a name or alias of A"),
-        ('[campaign]\ndeadline_day = 31\n[[unit]]\nname = "A"\nmonths = ["2023-05"]\n', "deadline_day: must be a day from 1 to 28"),
+        (
+            '[[unit]]\nname = "县林业局"\nmonths = ["2023-05"]\nemails = ["x"]\n',
+            "'x' is not an email address",
+        ),
+        (
+            '[[unit]]\nname = "A"\nmonths = ["2023-05"]\n[[unit]]\nname = "A"\nmonths = ["2023-06"]\n',
+            "already listed",
+        ),
+        (
+            '[[unit]]\nname = "A"\naliases = ["B"]\nmonths = ["2023-05"]\n[[unit]]\nname = "C"\naliases = ["B"]\nmonths = ["2023-06"]\n',
+            "'B' is already a name or alias of A",
+        ),
+        (
+            '[campaign]\ndeadline_day = 31\n[[unit]]\nname = "A"\nmonths = ["2023-05"]\n',
+            "deadline_day: must be a day from 1 to 28",
+        ),
         ('[campaign]\nname = "x"\n', "no [[unit]] tables"),
         ('[[unit]]\nname = "A"\nmonth = ["2023-05"]\n', "month: unknown key"),
     ],

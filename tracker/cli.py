@@ -73,7 +73,8 @@ def open_app(ctx: click.Context) -> App:
             app.db  # noqa: B018
         obj["app"] = app
         ctx.call_on_close(app.close)
-    return obj["app"]  # type: ignore[no-any-return]
+    app_obj: App = obj["app"]
+    return app_obj
 
 
 def _setup_logging(level: str, verbose: bool) -> None:
@@ -325,7 +326,9 @@ def print_status_table(rows: list[Any], day: date, console: Console | None = Non
     help="Date the mails count as received (default: their Date header, else today).",
 )
 @click.pass_context
-def match_cmd(ctx: click.Context, files: tuple[str, ...], as_json: bool, received: date | None) -> None:
+def match_cmd(
+    ctx: click.Context, files: tuple[str, ...], as_json: bool, received: date | None
+) -> None:
     """Dry run: classify and match mail files (.eml) against the roster; writes nothing."""
     from intake.parsing import parse_message
     from tracker.recording import analyse
@@ -349,7 +352,7 @@ def match_cmd(ctx: click.Context, files: tuple[str, ...], as_json: bool, receive
             if parsed_date is not None:
                 when = parsed_date
         a = analyse(raw, units, received_at=when, own_addresses=app.config.own_addresses)
-        out = {
+        out: dict[str, Any] = {
             "file": name,
             "kind": a.result.kind,
             "decision": a.result.decision,
@@ -386,7 +389,9 @@ def register_all(group: click.Group, registrars: list[Callable[[click.Group], No
     show_default=True,
     help="Where to build the throwaway workspace (recreated on every run).",
 )
-@click.option("--as-of", "as_of", type=AS_OF, help="Show the slots as of this date (default 2023-06-30).")
+@click.option(
+    "--as-of", "as_of", type=AS_OF, help="Show the slots as of this date (default 2023-06-30)."
+)
 def demo(workdir: str, as_of: date | None) -> None:
     """Build a throwaway workspace (SQLite + a Maildir of sample reports) and run the
     real pipeline over it."""
@@ -427,7 +432,11 @@ def demo(workdir: str, as_of: date | None) -> None:
                 msg.period or "",
                 str(sum(1 for a in msg.attachments if a.kind == "file")),
             )
-        rows = [r for r in slot_states(s, as_of=day, tz=app.config.timezone) if r.period <= day.isoformat()[:7]]
+        rows = [
+            r
+            for r in slot_states(s, as_of=day, tz=app.config.timezone)
+            if r.period <= day.isoformat()[:7]
+        ]
         in_review = s.query(Message).filter(Message.decision == "review").count()
     console.print(table)
     print_status_table(rows, day, console)

@@ -41,7 +41,9 @@ def review(ctx: click.Context, as_json: bool) -> None:
         for col in ("id", "received", "from", "subject", "guess", "reasons"):
             table.add_column(col, overflow="fold")
         for msg in rows:
-            guess = " ".join(x for x in ("、".join(mu.unit.name for mu in msg.units), msg.period or "") if x)
+            guess = " ".join(
+                x for x in ("、".join(mu.unit.name for mu in msg.units), msg.period or "") if x
+            )
             table.add_row(
                 str(msg.id),
                 msg.received_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
@@ -87,7 +89,9 @@ def show(ctx: click.Context, message_id: int) -> None:
 
 @click.command("assign")
 @click.argument("message_id", type=int)
-@click.option("--unit", "units", multiple=True, required=True, help="Unit name (repeat for a joint report).")
+@click.option(
+    "--unit", "units", multiple=True, required=True, help="Unit name (repeat for a joint report)."
+)
 @click.option("--period", type=PERIOD, required=True, help="The month reported on, YYYY-MM.")
 @click.option(
     "--kind", type=click.Choice(["report", "liaison"]), default="report", show_default=True
@@ -101,7 +105,9 @@ def assign_cmd(
     app = open_app(ctx)
     try:
         with app.db.session() as s:
-            msg = assign(s, app.roster, message_id, units, period, app.clock().now(), kind=kind, note=note)
+            msg = assign(
+                s, app.roster, message_id, units, period, app.clock().now(), kind=kind, note=note
+            )
             click.echo(f"#{msg.id}: {kind} for {'、'.join(units)} {period} (staff decision)")
     except StaffError as exc:
         fail(str(exc), 1)

@@ -43,7 +43,9 @@ def make_workspace(root: Path) -> DemoWorkspace:
     """Create (or recreate) the demo workspace in `root`."""
     if root.exists():
         if not (root / "demo.toml").exists() and any(root.iterdir()):
-            raise FileExistsError(f"{root} exists and is not a demo workspace; choose another --dir")
+            raise FileExistsError(
+                f"{root} exists and is not a demo workspace; choose another --dir"
+            )
         shutil.rmtree(root)
     root.mkdir(parents=True)
     (root / "demo.toml").write_text(DEMO_CONFIG, encoding="utf-8")

@@ -41,7 +41,9 @@ def export_year(s: Session, *, year: int, as_of: date, tz: ZoneInfo, out: Path) 
     ws.append(header)
     rows = [r for r in slot_states(s, as_of=as_of, tz=tz) if r.period.startswith(str(year))]
     for r in rows:
-        first = r.submissions[0].received_at.astimezone(tz).date().isoformat() if r.submissions else ""
+        first = (
+            r.submissions[0].received_at.astimezone(tz).date().isoformat() if r.submissions else ""
+        )
         ws.append(
             [
                 r.unit,
@@ -59,7 +61,9 @@ def export_year(s: Session, *, year: int, as_of: date, tz: ZoneInfo, out: Path) 
     _style(ws, [18, 10, 12, 10, 12, 16, 30])
 
     ms = wb.create_sheet("邮件")
-    ms.append(["编号", "收到时间", "发件人", "主题", "类别", "处理", "单位", "月份", "附件数", "依据"])
+    ms.append(
+        ["编号", "收到时间", "发件人", "主题", "类别", "处理", "单位", "月份", "附件数", "依据"]
+    )
     q = (
         select(Message)
         .options(

@@ -110,7 +110,9 @@ def analyse(
     try:
         parsed = parse_message(raw)
     except UnparseableMail as exc:
-        return Analysis(None, _review("邮件无法解析，已保留原件，请人工查看"), f"unparseable: {exc}")
+        return Analysis(
+            None, _review("邮件无法解析，已保留原件，请人工查看"), f"unparseable: {exc}"
+        )
     except Exception as exc:  # a parser bug must not lose the mail
         log.exception("parser failed on a mail; it is kept raw and sent to review")
         return Analysis(None, _review("邮件无法解析，已保留原件，请人工查看"), _describe(exc))
@@ -205,7 +207,9 @@ class Recorder:
         with self.db.session() as s:
             cp = s.scalar(select(Checkpoint).where(Checkpoint.source == key))
             if cp is None:
-                s.add(Checkpoint(source=key, uidvalidity=uidvalidity, last_uid=0, updated_at=_now()))
+                s.add(
+                    Checkpoint(source=key, uidvalidity=uidvalidity, last_uid=0, updated_at=_now())
+                )
                 return 0
             if cp.uidvalidity != uidvalidity:
                 log.warning(
@@ -239,7 +243,9 @@ class Recorder:
         try:
             return self._record_new(fetched, key, uidvalidity, units, digest, too_large)
         except Exception as exc:
-            log.exception("could not record mail uid %s of %s in full; keeping it raw", fetched.uid, key)
+            log.exception(
+                "could not record mail uid %s of %s in full; keeping it raw", fetched.uid, key
+            )
             return self._record_bare(fetched, key, uidvalidity, digest, _describe(exc))
 
     def _record_new(

@@ -63,13 +63,17 @@ def _date(y: int, m: int, d: int, hh: int = 10, mm: int = 12) -> datetime:
 
 
 def _base(
-    sender: str, subject: str | bytes, sent: datetime, charset: str = "utf-8", domain: str = "126.com"
+    sender: str,
+    subject: str | bytes,
+    sent: datetime,
+    charset: str = "utf-8",
+    domain: str = "126.com",
 ) -> MIMEMultipart:
     msg = MIMEMultipart()
     msg["From"] = sender
     msg["To"] = OFFICE
     if isinstance(subject, str):
-        msg["Subject"] = Header(subject, charset)
+        msg["Subject"] = Header(subject, charset).encode()
     msg["Date"] = format_datetime(sent)
     msg["Message-ID"] = make_msgid(domain=domain)
     return msg
@@ -81,12 +85,16 @@ def _from(name: str, address: str, charset: str = "utf-8") -> str:
 
 def _text(body: str, charset: str = "utf-8") -> MIMEText:
     if charset == "gbk-as-gb2312":
-        part = MIMEText(body.encode("gbk"), "plain", "gb2312")
+        part = MIMEText("", "plain", "gb2312")
+        part.set_payload(body.encode("gbk"))
+        part.replace_header("Content-Transfer-Encoding", "8bit")
         return part
     return MIMEText(body, "plain", charset)
 
 
-def _attach(msg: MIMEMultipart, data: bytes, ctype: str, filename: str, style: str = "rfc2231") -> None:
+def _attach(
+    msg: MIMEMultipart, data: bytes, ctype: str, filename: str, style: str = "rfc2231"
+) -> None:
     main, sub = ctype.split("/")
     part = MIMEBase(main, sub)
     part.set_payload(data)
@@ -111,16 +119,34 @@ def build_samples() -> list[tuple[str, datetime, bytes]]:
 
     # 1. 县发改局, April, on time, UTF-8, two photos.
     sent = _date(2023, 4, 20)
-    m = _base(_from("湘潭县发展和改革局", "fgj.xtx@example.com"), "县发改局4月“政务公开主题日”活动开展情况", sent)
-    m.attach(_text("您好！\n我局于4月18日在县政务服务中心开展了政务公开主题日活动，现将活动信息及图片报送如下。\n\n湘潭县发展和改革局\n"))
+    m = _base(
+        _from("湘潭县发展和改革局", "fgj.xtx@example.com"),
+        "县发改局4月“政务公开主题日”活动开展情况",
+        sent,
+    )
+    m.attach(
+        _text(
+            "您好！\n我局于4月18日在县政务服务中心开展了政务公开主题日活动，现将活动信息及图片报送如下。\n\n湘潭县发展和改革局\n"
+        )
+    )
     _attach(m, photo(1), "image/jpeg", "发改局主题日活动1.jpg")
     _attach(m, photo(2), "image/jpeg", "发改局主题日活动2.jpg")
     add("fgj-april", sent, m)
 
     # 2. 云湖桥镇, April, GBK bytes labelled gb2312 (喆 is not in GB2312), Foxmail names.
     sent = _date(2023, 4, 24, 16, 40)
-    m = _base(_from("云湖桥镇党政办", "yhqz.xtx@example.com", "gb18030"), "云湖桥镇政务公开主题日活动信息（4月）", sent, "gb18030")
-    m.attach(_text("县政务公开办：\n4月21日，我镇在云湖桥集市开展政务公开主题日宣传活动，发放资料300余份。\n联系人：王喆\n", "gbk-as-gb2312"))
+    m = _base(
+        _from("云湖桥镇党政办", "yhqz.xtx@example.com", "gb18030"),
+        "云湖桥镇政务公开主题日活动信息（4月）",
+        sent,
+        "gb18030",
+    )
+    m.attach(
+        _text(
+            "县政务公开办：\n4月21日，我镇在云湖桥集市开展政务公开主题日宣传活动，发放资料300余份。\n联系人：王喆\n",
+            "gbk-as-gb2312",
+        )
+    )
     _attach(m, photo(3), "image/jpeg", "云湖桥镇活动照片.jpg", style="foxmail")
     add("yhqz-april-gbk", sent, m)
 
@@ -131,28 +157,48 @@ def build_samples() -> list[tuple[str, datetime, bytes]]:
     m.attach(_text("附件为中路铺镇四月份政务公开主题日活动图片，请查收。"))
     _attach(m, photo(4), "image/jpeg", "中路铺镇.jpg")
     raw = m.as_bytes().replace(
-        b"MIME-Version:", "Subject: 中路铺镇四月份政务公开主题日活动\n".encode("gbk") + b"MIME-Version:", 1
+        b"MIME-Version:",
+        "Subject: 中路铺镇四月份政务公开主题日活动\n".encode("gbk") + b"MIME-Version:",
+        1,
     )
     add("zlpz-april-late-raw-gbk", sent, raw)
 
     # 4. 县住建局, April, Big5 (traditional characters) from an old client.
     sent = _date(2023, 4, 19, 11, 30)
-    m = _base(_from("湘潭縣住房和城鄉建設局", "zjj.xtx@example.com", "big5"), "湘潭縣住房和城鄉建設局政務公開主題日活動報送", sent, "big5")
+    m = _base(
+        _from("湘潭縣住房和城鄉建設局", "zjj.xtx@example.com", "big5"),
+        "湘潭縣住房和城鄉建設局政務公開主題日活動報送",
+        sent,
+        "big5",
+    )
     m.attach(MIMEText("我局於4月14日開展政務公開主題日活動，現報送活動圖片。", "plain", "big5"))
     _attach(m, photo(5), "image/jpeg", "住建局活動.jpg")
     add("zjj-april-big5", sent, m)
 
     # 5. 县农业农村局: a reply to the notice carrying the report.
     sent = _date(2023, 4, 25, 17, 55)
-    m = _base(_from("农业农村局办公室", "nyncj.xtx@example.com"), "回复：关于组织开展“政务公开主题日”活动的通知", sent)
+    m = _base(
+        _from("农业农村局办公室", "nyncj.xtx@example.com"),
+        "回复：关于组织开展“政务公开主题日”活动的通知",
+        sent,
+    )
     m["In-Reply-To"] = "<notice-2023@126.com>"
-    m.attach(_text("县农业农村局4月主题日活动图片及信息见附件。\n\n------------------ 原始邮件 ------------------\n发件人: 湘潭县政务公开办 <xtxgov@126.com>\n"))
+    m.attach(
+        _text(
+            "县农业农村局4月主题日活动图片及信息见附件。\n\n------------------ 原始邮件 ------------------\n发件人: 湘潭县政务公开办 <xtxgov@126.com>\n"
+        )
+    )
     _attach(m, photo(6), "image/jpeg", "县农业农村局主题日活动图片.jpg", style="foxmail")
     add("nyncj-april-reply", sent, m)
 
     # 6. 县林业局, May: a photo plus a NetEase 超大附件 link for the video.
     sent = _date(2023, 5, 16, 15, 20)
-    m = _base(_from("县林业局", "lyj.xtx@example.com"), "县林业局5月政务公开主题日活动信息", sent, domain="163.com")
+    m = _base(
+        _from("县林业局", "lyj.xtx@example.com"),
+        "县林业局5月政务公开主题日活动信息",
+        sent,
+        domain="163.com",
+    )
     body = (
         "5月16日，我局在林业站开展政务公开主题日活动。活动视频较大，以超大附件发送。\n\n"
         "从网易163邮箱发来的超大附件\n"
@@ -165,27 +211,45 @@ def build_samples() -> list[tuple[str, datetime, bytes]]:
 
     # 7. 石潭镇, June, a phone's HEIC photo.
     sent = _date(2023, 6, 12, 20, 1)
-    m = _base(_from("石潭镇", "stz.xtx@example.com"), "石潭镇6月份主题日活动图片", sent, domain="qq.com")
+    m = _base(
+        _from("石潭镇", "stz.xtx@example.com"), "石潭镇6月份主题日活动图片", sent, domain="qq.com"
+    )
     m.attach(_text("发自我的iPhone"))
     _attach(m, photo(8, (1000, 750), fmt="HEIF"), "image/heic", "IMG_2031.HEIC")
     add("stz-june-heic", sent, m)
 
     # 8. 县卫健局 and 县民政局: one joint event, one mail.
     sent = _date(2023, 6, 20, 10, 0)
-    m = _base(_from("湘潭县卫生健康局", "wjj.xtx@example.com"), "县卫健局、县民政局联合开展6月政务公开主题日活动", sent)
+    m = _base(
+        _from("湘潭县卫生健康局", "wjj.xtx@example.com"),
+        "县卫健局、县民政局联合开展6月政务公开主题日活动",
+        sent,
+    )
     m.attach(_text("6月16日，县卫健局与县民政局在县人民医院门诊大厅联合开展政务公开主题日活动。"))
     _attach(m, photo(9), "image/jpeg", "联合活动.jpg")
     add("wjj-mzj-june-joint", sent, m)
 
     # 9. 县消防救援大队: the liaison form (annex 5).
     sent = _date(2023, 4, 10, 9, 0)
-    m = _base(_from("消防大队", "xfjydd.xtx@example.com"), "县消防救援大队政务公开主题日活动联络员信息表", sent)
-    m.attach(_text("单位名称：湘潭县消防救援大队\n姓名：李明\n性别：男\n职务：文员\n手机：13800000000\n电子邮箱：xfjydd.xtx@example.com\n"))
+    m = _base(
+        _from("消防大队", "xfjydd.xtx@example.com"),
+        "县消防救援大队政务公开主题日活动联络员信息表",
+        sent,
+    )
+    m.attach(
+        _text(
+            "单位名称：湘潭县消防救援大队\n姓名：李明\n性别：男\n职务：文员\n手机：13800000000\n电子邮箱：xfjydd.xtx@example.com\n"
+        )
+    )
     add("xfjydd-liaison", sent, m)
 
     # 10. An auto-reply: never a report, never answered.
     sent = _date(2023, 5, 2, 8, 0)
-    m = _base(_from("县教育局", "jyj.xtx@example.com"), "自动回复：关于报送政务公开主题日活动情况的提醒", sent)
+    m = _base(
+        _from("县教育局", "jyj.xtx@example.com"),
+        "自动回复：关于报送政务公开主题日活动情况的提醒",
+        sent,
+    )
     m["Auto-Submitted"] = "auto-replied"
     m.attach(_text("您好，您的邮件已收到，我将尽快处理。"))
     add("auto-reply", sent, m)
@@ -216,7 +280,11 @@ def build_samples() -> list[tuple[str, datetime, bytes]]:
 
     # 14. 排头乡, May, on time, with the month in Chinese numerals.
     sent = _date(2023, 5, 24, 18, 45)
-    m = _base(_from("排头乡人民政府", "ptx.xtx@example.com"), "排头乡五月份政务公开主题日活动开展情况", sent)
+    m = _base(
+        _from("排头乡人民政府", "ptx.xtx@example.com"),
+        "排头乡五月份政务公开主题日活动开展情况",
+        sent,
+    )
     m.attach(_text("五月二十日，我乡结合集市开展政务公开主题日活动。"))
     _attach(m, photo(11), "image/jpeg", "排头乡.jpg")
     add("ptx-may", sent, m)

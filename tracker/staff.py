@@ -86,14 +86,21 @@ def ignore(s: Session, roster: Roster, message_id: int, now: datetime, note: str
     msg = get_message(s, message_id)
     reasons = ["工作人员确认：非报送邮件"] + ([f"备注：{note}"] if note else [])
     result = MatchResult(
-        kind="other", decision="ignored", units=(), period=None, confidence=1.0, reasons=tuple(reasons)
+        kind="other",
+        decision="ignored",
+        units=(),
+        period=None,
+        confidence=1.0,
+        reasons=tuple(reasons),
     )
     apply_match(s, msg, result, roster, now)
     msg.decided_by = "staff"
     return msg
 
 
-def excuse(s: Session, roster: Roster, unit: str, period: str, note: str, undo: bool = False) -> Slot:
+def excuse(
+    s: Session, roster: Roster, unit: str, period: str, note: str, undo: bool = False
+) -> Slot:
     """Excuse a unit from a period's report (or take the excuse back)."""
     u = find_unit(s, unit, roster)
     slot = s.scalar(select(Slot).where(Slot.unit_id == u.id, Slot.period == period))
