@@ -15,6 +15,7 @@ from __future__ import annotations
 import binascii
 import email
 import email.utils
+import quopri
 import re
 import types
 import urllib.parse
@@ -484,6 +485,32 @@ def _text_of(data: bytes, params: Mapping[str, str], html: bool) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def _forwarded_message(part: Message, where: str, out: _Collector) -> Message | None:
+    """The mail inside a message/rfc822 part, also when a client base64-encoded it."""
+    cte = str(part.get("content-transfer-encoding", "")).strip().lower()
+    payload = part.get_payload()
+    first = payload[0] if isinstance(payload, list) and payload else None
+    if cte in ("base64", "quoted-printable"):
+        # The stdlib parsed the encoded text as a headerless message: decode its body.
+        if isinstance(first, Message):
+            body = first.get_payload(decode=True)
+            encoded = body.decode("ascii", "replace") if isinstance(body, bytes) else ""
+        else:
+            encoded = payload if isinstance(payload, str) else ""
+        if cte == "base64":
+            data = _lenient_b64(encoded)
+        else:
+            data = quopri.decodestring(encoded.encode("ascii", "replace"))
+        if not data.strip():
+            return None
+        out.errors.append(f"{where}: {cte}-encoded forwarded message read after decoding")
+        return email.message_from_bytes(data)
+    if isinstance(first, Message):
+        return first
+    data = _leaf_payload(part, where, out)
+    return email.message_from_bytes(data) if data.strip() else None
+
+
 def _walk(part: Message, out: _Collector, depth: int, in_report: bool, path: str) -> None:
     ctype = part.get_content_type()
     maintype = ctype.split("/", 1)[0]
@@ -498,16 +525,7 @@ def _walk(part: Message, out: _Collector, depth: int, in_report: bool, path: str
     filename = dparams.get("filename") or cparams.get("name") or ""
 
     if ctype == "message/rfc822" and not in_report:
-        inner: Message | None = None
-        payload = part.get_payload()
-        if part.is_multipart() and isinstance(payload, list) and payload:
-            first = payload[0]
-            inner = first if isinstance(first, Message) else None
-        else:
-            data = _leaf_payload(part, where, out)
-            if data.strip():
-                inner = email.message_from_bytes(data)
-                out.errors.append(f"{where}: encoded forwarded message read after decoding")
+        inner = _forwarded_message(part, where, out)
         if inner is not None:
             out.texts.append(_forward_block(inner))
             _walk(inner, out, depth + 1, in_report, f"{path}.1")
@@ -666,7 +684,12 @@ def parse_message(raw: bytes) -> ParsedMail:
     headers = _header_map(items, errors)
 
     subject_raw = _raw_header(msg, "subject")
-    subject = headers.get("subject", "") if subject_raw is not None else ""
+    if subject_raw is None:
+        subject = ""
+    elif "subject" in headers:
+        subject = headers["subject"]
+    else:  # beyond MAX_HEADERS
+        subject = _decode_capped("subject", subject_raw, errors)
 
     from_raw = _raw_header(msg, "from")
     if from_raw is None:
