@@ -367,11 +367,15 @@ class DovecotMailbox:
         Each command is its upper-cased verb, with ``UID`` joined to the next word
         (``"UID FETCH"``). LOGIN happens before the rawlog starts, so it is not listed.
         """
-        sessions = []
-        for path in sorted((self.server.root / "rawlog" / self.user).glob("*.in")):
+        started: list[tuple[float, str, list[str]]] = []
+        for path in (self.server.root / "rawlog" / self.user).glob("*.in"):
             verbs: list[str] = []
             tag_prefix: str | None = None
-            for line in path.read_bytes().decode(errors="replace").splitlines():
+            lines = path.read_bytes().decode(errors="replace").splitlines()
+            # file names hold the second and the pid only: order by the first timestamp
+            first = lines[0].split(" ", 1)[0] if lines else ""
+            start = float(first) if re.fullmatch(r"\d+\.\d+", first) else 0.0
+            for line in lines:
                 # "<timestamp> <tag> <VERB> ...": tags share a prefix and count up, which
                 # tells commands from the lines of an APPENDed message
                 words = line.split()
@@ -384,8 +388,8 @@ class DovecotMailbox:
                 if verb == "UID" and len(words) >= 4:
                     verb = f"UID {words[3].upper()}"
                 verbs.append(verb)
-            sessions.append(verbs)
-        return sessions
+            started.append((start, path.name, verbs))
+        return [verbs for _, _, verbs in sorted(started)]
 
     def kick(self) -> None:
         """Cut every live IMAP connection of this user (``doveadm kick``)."""

@@ -1,8 +1,5 @@
 """intake.mailbox against a real Dovecot, a local Maildir and a NetEase-like IMAP server."""
 
-# The Dovecot fixtures are imported by name; test arguments then "redefine" them.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import imaplib
@@ -25,7 +22,7 @@ from intake.mailbox import (
     MailboxError,
     MaildirSource,
 )
-from tests.dovecot import DovecotMailbox, dovecot, dovecot_server  # noqa: F401
+from tests.dovecot import DovecotMailbox
 from tests.netease_imap import UNSAFE_LOGIN, NeteaseImapServer
 
 
