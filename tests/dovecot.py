@@ -13,6 +13,7 @@ mail, read server-side flags, change UIDVALIDITY, see the ID command and cut con
 from __future__ import annotations
 
 import contextlib
+import grp
 import imaplib
 import itertools
 import os
@@ -48,6 +49,7 @@ disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_login_user = {login_user}
 default_internal_user = {internal_user}
+default_internal_group = {internal_group}
 first_valid_uid = 1
 mail_location = maildir:~/Maildir
 imap_id_log = *
@@ -108,16 +110,18 @@ class DovecotServer:
         if os.geteuid() == 0:
             entry = pwd.getpwnam("nobody")
             self.mail_uid, self.mail_gid = entry.pw_uid, entry.pw_gid
-            login_user, internal_user = "dovenull", "dovecot"
+            login_user, internal_user, internal_group = "dovenull", "dovecot", "dovecot"
         else:  # unprivileged run (e.g. a CI runner): everything as the current user
             self.mail_uid, self.mail_gid = os.getuid(), os.getgid()
             login_user = internal_user = pwd.getpwuid(os.getuid()).pw_name
+            internal_group = grp.getgrgid(os.getgid()).gr_name
         for sub in ("run", "state", "rawlog", "home"):
             (self.root / sub).mkdir(mode=0o755)
         self._conf_args = {
             "root": str(self.root),
             "login_user": login_user,
             "internal_user": internal_user,
+            "internal_group": internal_group,
         }
         self._handed_out = 0
         self._add_user_block()
