@@ -81,7 +81,7 @@ def load_roster(path: str | Path) -> Roster:
         raise RosterError(f"roster {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise RosterError(f"roster {path}: {exc}") from None
-    return parse_roster(data, str(path))
+    return parse_roster(data, f"roster {path}")
 
 
 def parse_roster(data: Mapping[str, Any], where: str = "roster") -> Roster:
