@@ -10,6 +10,7 @@ problems are temporary (try again later). Errors that say nothing about the mess
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 import socket
 import ssl
@@ -58,9 +59,7 @@ class SmtpMailer:
         conn: smtplib.SMTP | None = None
         try:
             if c.security == "ssl":
-                conn = smtplib.SMTP_SSL(
-                    c.host, c.port, timeout=c.timeout, context=self._context()
-                )
+                conn = smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout, context=self._context())
             else:
                 conn = smtplib.SMTP(c.host, c.port, timeout=c.timeout)
             conn.ehlo()
@@ -80,7 +79,9 @@ class SmtpMailer:
             ) from None
         except smtplib.SMTPNotSupportedError as exc:
             _close(conn)
-            raise TransportError(f"{where}: {self._scrub(str(exc))}", False, stop_batch=True) from None
+            raise TransportError(
+                f"{where}: {self._scrub(str(exc))}", False, stop_batch=True
+            ) from None
         except ssl.SSLError as exc:
             _close(conn)
             raise TransportError(
@@ -194,7 +195,5 @@ def _oserror(exc: BaseException) -> str:
 def _close(conn: smtplib.SMTP | None) -> None:
     if conn is None:
         return
-    try:
+    with contextlib.suppress(OSError):
         conn.close()
-    except OSError:
-        pass

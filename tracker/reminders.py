@@ -1,0 +1,290 @@
+"""Reminders: chase the units whose report is missing, once per stage, on working days.
+
+Stages (each switched on in `[reminders]`):
+- `month_start`: at the start of the unit's month (its first working day);
+- `before:N`: N days before the due date (e.g. 7 and 2);
+- `overdue:N`: N days after the due date (e.g. 1 and 7).
+
+Working days (`working_days_only`, default on; `chinese_calendar` knows the official
+holidays and the swapped working weekends): a stage whose day is not a working day moves
+to the previous working day for `before` stages (the unit still gets its full notice) and
+to the next working day for the others (`month_start` does not go out on a holiday, an
+`overdue` one never goes out before its time). On a non-working day nothing is sent.
+
+Once per slot and stage: the outbox key `reminder:<slot_id>:<stage>` is unique, so a
+stage is never sent twice, across restarts.
+
+Catching up: on a given day only the latest stage whose day has come is due; earlier
+stages are skipped (superseded). A `month_start` or `before` stage is no longer useful
+after the due date, and the last `overdue` stage only for `OVERDUE_WINDOW` days, so a
+long downtime never ends in a burst of stale mail. Units whose slot is received, late
+or excused get nothing; units with no known address are listed for staff instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from tracker.clock import Clock
+from tracker.config import Config, RemindersConfig
+from tracker.db import Database
+from tracker.emails import base_context, recipients_of, reminder_message
+from tracker.models import Outbox, Slot, Unit
+from tracker.outbox import DeliveryReport, Mailer, deliver_now, enqueue
+from tracker.roster import Roster
+from tracker.slots import period_start, slot_states
+
+log = logging.getLogger(__name__)
+
+OVERDUE_WINDOW = timedelta(days=14)
+ADDRESS_ORDER = {"roster": 0, "liaison": 1, "staff": 2, "report": 3}
+QUIET_STATES = ("received", "late", "excused")
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str  # "month_start" | "before:7" | "overdue:1"
+    kind: str  # "month_start" | "before" | "overdue"
+    days: int
+
+
+@dataclass(frozen=True)
+class PlannedReminder:
+    slot_id: int
+    unit: str
+    period: str
+    due: date
+    stage: str
+    stage_kind: str
+    day: date  # the (working) day the stage falls on
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return f"reminder:{self.slot_id}:{self.stage}"
+
+    @property
+    def has_address(self) -> bool:
+        return bool(self.to)
+
+
+@dataclass
+class RemindReport:
+    as_of: date
+    planned: list[PlannedReminder] = field(default_factory=list)
+    queued: list[PlannedReminder] = field(default_factory=list)
+    no_address: list[PlannedReminder] = field(default_factory=list)
+    holiday: bool = False
+    delivery: DeliveryReport | None = None
+
+
+def stages(config: RemindersConfig) -> list[Stage]:
+    """The configured stages in time order."""
+    out = []
+    if config.month_start:
+        out.append(Stage("month_start", "month_start", 0))
+    out += [Stage(f"before:{n}", "before", n) for n in sorted(config.days_before, reverse=True)]
+    out += [Stage(f"overdue:{n}", "overdue", n) for n in sorted(config.overdue_after)]
+    return out
+
+
+def is_working_day(day: date) -> bool:
+    """Official working day in mainland China (holidays and swapped weekends included)."""
+    try:
+        import chinese_calendar
+
+        return bool(chinese_calendar.is_workday(day))
+    except (NotImplementedError, ImportError):  # a year the calendar does not know yet
+        return day.weekday() < 5
+
+
+def shift_to_working_day(day: date, backwards: bool) -> date:
+    step = timedelta(days=-1 if backwards else 1)
+    for _ in range(31):
+        if is_working_day(day):
+            return day
+        day += step
+    return day
+
+
+def stage_day(stage: Stage, period: str, due: date, working_days_only: bool) -> date:
+    if stage.kind == "month_start":
+        nominal = period_start(period)
+    elif stage.kind == "before":
+        nominal = due - timedelta(days=stage.days)
+    else:
+        nominal = due + timedelta(days=stage.days)
+    if not working_days_only:
+        return nominal
+    return shift_to_working_day(nominal, backwards=stage.kind == "before")
+
+
+def current_stage(
+    stage_list: list[Stage], period: str, due: date, as_of: date, working_days_only: bool
+) -> tuple[Stage, date] | None:
+    """The latest stage whose day has come and that is still useful on `as_of`."""
+    reached = [
+        (s, d) for s in stage_list if (d := stage_day(s, period, due, working_days_only)) <= as_of
+    ]
+    if not reached:
+        return None
+    stage, day = max(reached, key=lambda sd: sd[1])
+    if stage.kind in ("month_start", "before") and as_of > due:
+        return None
+    if stage.kind == "overdue" and as_of > day + OVERDUE_WINDOW:
+        return None
+    return stage, day
+
+
+def plan_reminders(
+    session: Session, roster: Roster, config: Config, as_of: date
+) -> list[PlannedReminder]:
+    """The reminders due on `as_of` and not sent yet (with no address: `to` is empty)."""
+    rc = config.reminders
+    if not rc.enabled:
+        return []
+    stage_list = stages(rc)
+    if not stage_list:
+        return []
+    roster_names = {u.name for u in roster.units}
+    states = {st.slot_id: st for st in slot_states(session, as_of=as_of, tz=config.timezone)}
+    slots = session.scalars(
+        select(Slot)
+        .join(Unit)
+        .where(Slot.scheduled.is_(True), Unit.active.is_(True))
+        .options(selectinload(Slot.unit).selectinload(Unit.addresses))
+        .order_by(Slot.period, Slot.due, Unit.kind.desc(), Unit.id)
+    )
+    cc = tuple(a for a in config.staff) if rc.copy_staff else ()
+    own = set(config.own_addresses)
+    planned = []
+    for slot in slots:
+        st = states.get(slot.id)
+        if st is None or st.state in QUIET_STATES or slot.unit.name not in roster_names:
+            continue
+        found = current_stage(stage_list, slot.period, slot.due, as_of, rc.working_days_only)
+        if found is None:
+            continue
+        stage, day = found
+        addresses = sorted(
+            slot.unit.addresses, key=lambda a: (ADDRESS_ORDER.get(a.source, 9), a.id)
+        )
+        to = tuple(
+            dict.fromkeys(a.address.lower() for a in addresses if a.address.lower() not in own)
+        )
+        planned.append(
+            PlannedReminder(
+                slot_id=slot.id,
+                unit=slot.unit.name,
+                period=slot.period,
+                due=slot.due,
+                stage=stage.name,
+                stage_kind=stage.kind,
+                day=day,
+                to=to,
+                cc=tuple(a for a in cc if a not in to),
+            )
+        )
+    if not planned:
+        return []
+    keys = {p.key for p in planned}
+    done = set(session.scalars(select(Outbox.key).where(Outbox.key.in_(keys))))
+    return [p for p in planned if p.key not in done]
+
+
+def reminder_context(
+    config: Config, roster: Roster, p: PlannedReminder, as_of: date
+) -> dict[str, object]:
+    camp = roster.campaign
+    ctx = base_context(config, camp)
+    ctx.update(
+        unit=p.unit,
+        period=p.period,
+        due=p.due,
+        stage=p.stage,
+        days_left=max(0, (p.due - as_of).days),
+        days_overdue=max(0, (as_of - p.due).days),
+        campaign_name=camp.name,
+        office=camp.office,
+        mailbox=camp.mailbox or config.smtp.sender,
+        contact=camp.contact,
+    )
+    return ctx
+
+
+def queue_reminders(
+    session: Session, roster: Roster, config: Config, clock: Clock, as_of: date
+) -> RemindReport:
+    """Plan and enqueue today's reminders in `session` (no delivery)."""
+    report = RemindReport(as_of)
+    if config.reminders.working_days_only and not is_working_day(as_of):
+        report.holiday = True
+        return report
+    now = clock.now()
+    for p in plan_reminders(session, roster, config, as_of):
+        report.planned.append(p)
+        if not p.has_address:
+            report.no_address.append(p)
+            continue
+        msg = reminder_message(
+            config,
+            stage_kind=p.stage_kind,
+            to=p.to,
+            cc=p.cc,
+            ctx=reminder_context(config, roster, p, as_of),
+        )
+        if enqueue(
+            session,
+            key=p.key,
+            kind="reminder",
+            recipients=recipients_of(msg),
+            message=msg,
+            now=now,
+            slot_id=p.slot_id,
+        ):
+            report.queued.append(p)
+    return report
+
+
+def send_reminders(
+    db: Database,
+    roster: Roster,
+    config: Config,
+    clock: Clock,
+    dry_run: bool = False,
+    *,
+    as_of: date | None = None,
+    mailer: Mailer | None = None,
+) -> RemindReport:
+    """Queue the reminders due on `as_of` (default: today) and deliver the outbox.
+
+    With `dry_run` nothing is written or sent: the report lists what would go out.
+    """
+    day = as_of or clock.today()
+    if dry_run:
+        with db.session() as s:
+            report = RemindReport(day)
+            if config.reminders.working_days_only and not is_working_day(day):
+                report.holiday = True
+                return report
+            for p in plan_reminders(s, roster, config, day):
+                report.planned.append(p)
+                (report.queued if p.has_address else report.no_address).append(p)
+            s.rollback()
+        return report
+    with db.session() as s:
+        report = queue_reminders(s, roster, config, clock, day)
+    log.info(
+        "reminders %s: %d queued, %d without address",
+        day,
+        len(report.queued),
+        len(report.no_address),
+    )
+    report.delivery = deliver_now(db, config.smtp, clock, mailer)
+    return report
