@@ -417,15 +417,22 @@ def demo(workdir: str, as_of: date | None) -> None:
         markup=False,
     )
     table = Table(title="Messages")
-    for col in ("id", "from", "subject", "kind", "decision", "units", "period", "att."):
-        table.add_column(col, overflow="fold")
+    for col, width in (
+        ("id", 3),
+        ("subject", 18),
+        ("kind", 7),
+        ("decision", 8),
+        ("units", 10),
+        ("period", 7),
+        ("att.", 4),
+    ):
+        table.add_column(col, min_width=width, overflow="fold")
     day = as_of or default_as_of()
     with app.db.session() as s:
         for msg in s.scalars(_messages_query()):
             table.add_row(
                 str(msg.id),
-                msg.from_addr,
-                msg.subject[:40],
+                msg.subject if len(msg.subject) <= 18 else msg.subject[:17] + "…",
                 msg.kind,
                 msg.decision,
                 "、".join(mu.unit.name for mu in msg.units),
