@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from intake.cloudlinks import find_cloud_links
-from intake.text import html_to_text, normalize, split_quoted, strip_reply_prefixes
+from intake.text import html_to_text, normalize, normalize_lines, split_quoted, strip_reply_prefixes
 
 if TYPE_CHECKING:
     from intake.parsing import ParsedMail
@@ -77,6 +77,7 @@ _ACK_WORDS = re.compile(
     r"收到|已收|收悉|知悉|好的|明白|了解|谢谢|感谢|辛苦|ok|okay|好|嗯|遵照执行|按时报送|马上|尽快"
 )
 _REPORT_WORDS = re.compile(r"开展|举办|组织|活动情况|图片|照片|附件|超大附件|见附|[0-9]月|月份")
+_QUESTION = re.compile(r"请问|可否|能否|是否可以|是否需要|[?？]")
 _LIAISON_MARK = re.compile(r"联络员")
 _LIAISON_FIELDS = re.compile(r"姓名|性别|职务|手机|办公电话|微信|qq|传真|电子邮箱")
 _CLOUD_LINK = re.compile(
@@ -169,6 +170,13 @@ def _is_acknowledgement(mail: ParsedMail, own_text: str) -> bool:
     return "超大附件" not in own_text and not find_cloud_links(mail.text, mail.html)
 
 
+def _is_question(mail: ParsedMail, subject: str, own_text: str) -> bool:
+    """A question to the office (请问/可否/是否 ... ?) with nothing attached."""
+    if real_attachments(mail) or "超大附件" in own_text:
+        return False
+    return bool(_QUESTION.search(subject) or _QUESTION.search(own_text))
+
+
 def looks_like_liaison(subject: str, own_text: str, filenames: list[str]) -> bool:
     """Annex 5: 联络员信息表, or 联络员 together with the form's fields."""
     names = " ".join(filenames)
@@ -192,7 +200,7 @@ def classify(mail: ParsedMail, own_addresses: Collection[str]) -> Classification
     if auto:
         return Classification(KIND_OTHER, True, tuple(auto))
 
-    body = normalize(body_text(mail))
+    body = normalize_lines(body_text(mail))
     own_text, _quoted = split_quoted(body)
     spam = _spam_terms(subject, own_text)
     if spam:
@@ -204,6 +212,9 @@ def classify(mail: ParsedMail, own_addresses: Collection[str]) -> Classification
         return Classification(
             KIND_OTHER, True, ("仅为简短回复（如“收到”“好的”），无附件，无需处理",)
         )
+
+    if _is_question(mail, subject, own_text):
+        return Classification(KIND_OTHER, False, ("邮件为询问，无附件，请人工答复",))
 
     filenames = [normalize(n) for n in real_attachments(mail)]
     bare_subject = strip_reply_prefixes(subject)

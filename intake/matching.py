@@ -32,7 +32,7 @@ from intake.classify import (
     is_forward,
     real_attachments,
 )
-from intake.text import normalize, split_quoted, strip_reply_prefixes
+from intake.text import normalize, normalize_lines, split_quoted, strip_reply_prefixes
 
 if TYPE_CHECKING:
     from intake.parsing import ParsedMail
@@ -461,11 +461,6 @@ def _read_places(mail: ParsedMail) -> _Places:
     return places
 
 
-def normalize_lines(s: str) -> str:
-    """`normalize` line by line, keeping line breaks (quotes and signatures need them)."""
-    return "\n".join(normalize(line) for line in s.splitlines())
-
-
 # ---------------------------------------------------------------------------------------------
 # Liaison form (annex 5)
 
@@ -736,6 +731,7 @@ class _Matcher:
         if kind == KIND_LIAISON:
             return self._result(kind, DECISION_MATCHED, tuple(senders), None, unit_conf, ())
         if kind == KIND_OTHER:
+            self.reasons.extend(self.classification.reasons)
             return self._review(
                 kind, tuple(senders), None, "未见活动报告内容（无附件、无活动描述）"
             )
@@ -788,13 +784,15 @@ class _Matcher:
     def _may_be_liaison(self) -> bool:
         if self.classification.kind == KIND_LIAISON:
             return True
-        return any(a.filename.lower().endswith((".xlsx", ".docx")) for a in self.mail.attachments)
+        # A form comes alone; a report carries photos. Opening office files costs time.
+        attachments = self.mail.attachments
+        return not any(a.content_type.startswith("image/") for a in attachments) and any(
+            a.filename.lower().endswith((".xlsx", ".docx")) for a in attachments
+        )
 
     def _is_attached_form(self, fields: dict[str, str]) -> bool:
         """An office file whose tables hold the liaison form's fields (at least name, mobile)."""
-        keys = set(fields)
-        has_photos = any(a.content_type.startswith("image/") for a in self.mail.attachments)
-        return not has_photos and len(keys & {"姓名", "手机", "职务", "性别", "办公电话"}) >= 3
+        return len(set(fields) & {"姓名", "手机", "职务", "性别", "办公电话"}) >= 3
 
     def _has_report_content(self) -> bool:
         p = self.places

@@ -16,6 +16,7 @@ from typing import Any
 __all__ = [
     "html_to_text",
     "normalize",
+    "normalize_lines",
     "split_quoted",
     "strip_reply_prefixes",
     "to_simplified",
@@ -63,6 +64,11 @@ def normalize(s: str) -> str:
     s = unicodedata.normalize("NFKC", s)
     s = to_simplified(s)
     return _SPACES.sub(" ", s.lower()).strip()
+
+
+def normalize_lines(s: str) -> str:
+    """`normalize` line by line, keeping line breaks (quotes and signatures need them)."""
+    return "\n".join(normalize(line) for line in s.splitlines())
 
 
 def strip_reply_prefixes(subject: str) -> str:
