@@ -45,6 +45,7 @@ class _Handler:
     fail_count: int = 0
     fail_reply: str = "451 4.3.0 Temporary local problem, try again later"
     drop_count: int = 0
+    pass_count: int = 0  # messages accepted before fail_count/drop_count apply
     rejected: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -58,6 +59,11 @@ class _Handler:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self.lock:
+            if self.pass_count > 0 and (self.fail_count or self.drop_count):
+                self.pass_count -= 1
+                data = envelope.original_content or envelope.content
+                self.received.append(Received(envelope.mail_from, tuple(envelope.rcpt_tos), data))
+                return "250 2.0.0 OK"
             if self.drop_count > 0:
                 self.drop_count -= 1
                 server.transport.close()
@@ -130,6 +136,18 @@ class SmtpServer:
         with self.handler.lock:
             self.handler.drop_count = n
 
+    def fail_after(self, accepted: int, n: int, reply: str | None = None) -> None:
+        """Accept `accepted` more messages, then answer the next `n` with `reply`
+        (default 451), or drop the connection when `reply` is "drop"."""
+        with self.handler.lock:
+            self.handler.pass_count = accepted
+            if reply == "drop":
+                self.handler.drop_count = n
+            else:
+                self.handler.fail_count = n
+                if reply:
+                    self.handler.fail_reply = reply
+
     def reject(self, address: str) -> None:
         self.handler.rejected.add(address.lower())
 
@@ -175,8 +193,9 @@ def smtp_factory_fixture() -> Iterator[Callable[..., SmtpServer]]:
     def make(*, login: tuple[str, str] | None = None, **kwargs: Any) -> SmtpServer:
         if login is not None:
             kwargs.setdefault("authenticator", _Authenticator(*login))
-            kwargs.setdefault("auth_require_tls", False)
-            kwargs.setdefault("auth_required", True)
+            over_tls = "tls_context" in kwargs
+            kwargs.setdefault("auth_require_tls", over_tls)
+            kwargs.setdefault("auth_required", over_tls)
         server = SmtpServer(**kwargs)
         server.start()
         servers.append(server)
