@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import re
+import unicodedata
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,7 +33,13 @@ from intake.classify import (
     is_forward,
     real_attachments,
 )
-from intake.text import normalize, normalize_lines, split_quoted, strip_reply_prefixes
+from intake.text import (
+    normalize,
+    normalize_lines,
+    split_quoted,
+    strip_reply_prefixes,
+    to_simplified,
+)
 
 if TYPE_CHECKING:
     from intake.parsing import ParsedMail
@@ -575,7 +582,8 @@ def read_liaison_fields(mail: ParsedMail) -> dict[str, str]:
         for key, value in _fields_from_rows(rows).items():
             fields.setdefault(key, value)
     if not fields:
-        for m in _BODY_FIELD.finditer(body_text(mail)):
+        text = to_simplified(unicodedata.normalize("NFKC", body_text(mail)))
+        for m in _BODY_FIELD.finditer(text):
             label = _field_label(m.group(1))
             if label:
                 fields.setdefault(label, m.group(2).strip())
