@@ -149,8 +149,9 @@ def build_message(
     msg["Message-ID"] = make_msgid(idstring="ri", domain=_domain(config.smtp.sender))
     for key, value in (headers or {}).items():
         msg[one_line(key, 60)] = one_line(value, 900)
-    msg.set_content(rendered.text, subtype="plain", charset="utf-8")
-    msg.add_alternative(rendered.html, subtype="html", charset="utf-8")
+    # base64 keeps the message 7-bit clean for every relay (Chinese text in 8bit is not)
+    msg.set_content(rendered.text, subtype="plain", charset="utf-8", cte="base64")
+    msg.add_alternative(rendered.html, subtype="html", charset="utf-8", cte="base64")
     if images:
         html_part = cast(EmailMessage, msg.get_payload()[1])  # type: ignore[index]
         for img in images:
