@@ -1,0 +1,94 @@
+"""The mail commands through click: remind, digest, outbox."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from tests.mail_helpers import at, jpeg_bytes, make_env, record_report, write_config
+from tests.smtp_server import SmtpServer, smtp_factory_fixture, smtp_server_fixture  # noqa: F401
+from tracker import cli_mail
+from tracker.cli import main
+
+cli_mail.register(main)
+
+
+def run(config: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["--config", str(config), *args], catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_remind_dry_run_then_send_then_nothing(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    env = make_env(tmp_path, smtp_server.port)
+    record_report(
+        env, units=["县林业局"], period="2023-05", received_at=at(2023, 5, 15),
+        from_addr="lyj.xtx@example.com", subject="县林业局5月活动",
+    )  # fmt: skip
+    env.db.dispose()
+    cfg = env.config.path
+    code, out = run(cfg, "remind", "--as-of", "2023-05-22", "--dry-run")
+    assert code == 0, out
+    assert out.count("would send: ") == 3 and "县林业局" not in out
+    assert "河口镇 2023-05 before:7 -> hkz.xtx@example.com cc clerk@xtx.gov.cn" in out
+    assert smtp_server.received == []
+    code, out = run(cfg, "remind", "--as-of", "2023-05-22")
+    assert code == 0, out
+    assert out.count("queued: ") == 3 and "outbox: 3 sent" in out
+    assert len(smtp_server.received) == 3
+    code, out = run(cfg, "remind", "--as-of", "2023-05-22")
+    assert code == 0 and "0 reminder(s) queued" in out
+    assert len(smtp_server.received) == 3
+    code, out = run(cfg, "outbox", "--json")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["state"] for r in rows] == ["sent"] * 3
+    assert all(r["key"].startswith("reminder:") and r["key"].endswith(":before:7") for r in rows)
+    code, out = run(cfg, "remind", "--as-of", "2023-05-21")
+    assert code == 0 and "not a working day" in out
+
+
+def test_remind_reports_an_smtp_outage(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    env = make_env(tmp_path, smtp_server.port)
+    env.db.dispose()
+    smtp_server.fail_next(100)
+    code, out = run(env.config.path, "remind", "--as-of", "2023-05-22")
+    assert code == 1
+    assert "to retry" in out and "451" in out
+    code, out = run(env.config.path, "outbox")
+    assert code == 0 and "pending" in out
+
+
+def test_digest_dry_run_out_file_and_send(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    env = make_env(tmp_path, smtp_server.port)
+    record_report(
+        env, units=["县林业局"], period="2023-05", received_at=at(2023, 5, 19),
+        from_addr="lyj.xtx@example.com", subject="县林业局5月活动", images=[jpeg_bytes((10, 90, 200))],
+    )  # fmt: skip
+    env.db.dispose()
+    cfg = env.config.path
+    html = tmp_path / "digest.html"
+    code, out = run(cfg, "digest", "--as-of", "2023-05-22", "--dry-run", "--out", str(html))
+    assert code == 0, out
+    assert "1 new report(s), 1 contact sheet(s)" in out and "dry run" in out
+    page = html.read_text(encoding="utf-8")
+    assert "data:image/jpeg;base64," in page and "cid:" not in page
+    assert smtp_server.received == []
+    code, out = run(cfg, "digest", "--as-of", "2023-05-22", "--to", "me@xtx.gov.cn")
+    assert code == 0, out
+    assert [r.rcpt_tos for r in smtp_server.received] == [("me@xtx.gov.cn",)]
+    code, out = run(cfg, "digest", "--as-of", "2023-05-22")
+    assert code == 0 and len(smtp_server.received) == 2
+    code, out = run(cfg, "digest", "--as-of", "2023-05-23")
+    assert "already queued this week" in out and len(smtp_server.received) == 2
+
+
+def test_send_without_smtp_is_a_clear_error(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, smtp_port=25)
+    text = cfg.read_text(encoding="utf-8")
+    start, end = text.index("[smtp]"), text.index("[database]")
+    cfg.write_text(text[:start] + text[end:], encoding="utf-8")
+    result = CliRunner().invoke(main, ["--config", str(cfg), "remind", "--as-of", "2023-05-22"])
+    assert result.exit_code == 2
+    assert "[smtp] is not configured" in result.output
+    assert "Traceback" not in result.output
