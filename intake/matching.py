@@ -33,6 +33,7 @@ from intake.classify import (
     is_forward,
     real_attachments,
 )
+from intake.cloudlinks import find_cloud_links
 from intake.text import (
     normalize,
     normalize_lines,
@@ -164,7 +165,9 @@ def _name_forms(unit: UnitRef) -> set[str]:
         if not name:
             continue
         forms.add(name)
-        core = _ORG_SUFFIX.sub("", _COUNTY_PREFIX.sub("", name))
+        core = _COUNTY_PREFIX.sub("", name)
+        if unit.kind == "township":  # 云湖桥镇人民政府, 云湖桥镇党政办 -> 云湖桥镇
+            core = _ORG_SUFFIX.sub("", core)
         if len(core) >= 3:
             forms.add(core)
         if unit.kind == "township" and core[-1:] in ("镇", "乡") and len(core) >= 4:
@@ -309,7 +312,7 @@ _MONTH = re.compile(
     r"(?:\s*(?P<cd>[一二三]?十[一二三四五六七八九]?|[一二三四五六七八九])\s*[日号])?"
 )
 _REFERENCE_AFTER = re.compile(
-    r"^[^，。,;；]{0,6}?(?:通知|文件|要求|部署|会议|印发|下发|发布|前报送|之前|前上报|截止|报送|上报)"
+    r"^[^，。,;；]{0,6}?(?:通知|文件|要求|部署|会议|印发|下发|发布|前报送|之前|前上报|截止)"
 )
 _ACTIVITY_AFTER = re.compile(r"^.{0,8}?(?:主题日|活动|政务公开|开展|举办|宣传|分会)")
 _ACTIVITY_BEFORE = re.compile(r"(?:于|在|已于|是)\s*$")
@@ -614,8 +617,10 @@ class _Evidence:
 
 
 _JOINT = re.compile(r"联合|共同|联办|携手|一起|一同|联动|合办")
-_REPORT_SIGNS = re.compile(r"主题日|活动|开展|政务公开|图片|照片|信息|宣传|报送|超大附件")
-_SELF_REFERENCE = re.compile(r"我(?:局|镇|乡|社|办|队|司|单位)")
+_REPORT_WORDS = re.compile(r"主题日|活动|政务公开|图片|照片|简报|信息报送")
+_ACTIVITY_TEXT = re.compile(r"开展|举办|举行|组织了|召开|宣传活动|活动现场")
+_SELF_WORDS = ("我局", "我镇", "我乡", "我社", "我办", "我大队", "我公司", "我单位")
+_DATE_PREFIX = re.compile(r"[\s0-9年月日号,，、.:：上下午]*")
 
 
 class _Collector:
@@ -662,7 +667,7 @@ def match(
         return MatchResult(
             classification.kind, DECISION_IGNORED, (), None, 1.0, classification.reasons
         )
-    return _Matcher(mail, index, classification, received_at).run()
+    return _Matcher(mail, index, classification, received_at, own_addresses).run()
 
 
 class _Matcher:
@@ -672,6 +677,7 @@ class _Matcher:
         index: MatcherIndex,
         classification: Classification,
         received_at: datetime,
+        own_addresses: Collection[str],
     ) -> None:
         self.mail = mail
         self.index = index
@@ -680,10 +686,14 @@ class _Matcher:
             received_at = received_at.replace(tzinfo=_ZONE)
         self.received = received_at.astimezone(_ZONE)
         self.places = _read_places(mail)
+        self.own = {a.lower() for a in own_addresses}
         self.reasons: list[str] = []
 
     def run(self) -> MatchResult:
         kind = self.classification.kind
+        if self.places.forward_from_addr in self.own:
+            self.reasons.append("转发的是本办公室发出的邮件")
+            kind = KIND_OTHER
         collector = _Collector(self.index)
         liaison = read_liaison_fields(self.mail) if self._may_be_liaison() else {}
         if kind == KIND_REPORT and self._is_attached_form(liaison):
@@ -709,7 +719,8 @@ class _Matcher:
                 KIND_OTHER, tuple(senders), None, "疑似广告邮件，但提到了单位，请人工确认"
             )
 
-        if kind == KIND_REPORT and not self._has_report_content():
+        missing = kind == KIND_REPORT and not self._has_report_content()
+        if missing and not _REPORT_WORDS.search(self.places.subject + self.places.body):
             kind = KIND_OTHER
         if not senders:
             if body_only:
@@ -742,6 +753,10 @@ class _Matcher:
             self.reasons.extend(self.classification.reasons)
             return self._review(
                 kind, tuple(senders), None, "未见活动报告内容（无附件、无活动描述）"
+            )
+        if missing:
+            return self._review(
+                kind, tuple(senders), None, "像是活动报告，但没有附件也没有活动描述，可能漏发附件"
             )
 
         period, period_conf, problem = self._period(senders)
@@ -776,12 +791,22 @@ class _Matcher:
         # Only the body names units. The one named at the start of the body, and nowhere
         # else contradicted, is the sender when it speaks of itself (我局/我镇).
         others = set(body_units) - set(lead_units)
-        if len(lead_units) == 1 and not others:
+        if len(lead_units) == 1 and not others and self._opens_with(lead_units[0]):
             unit = lead_units[0]
-            if _SELF_REFERENCE.search(p.body) or len(find_units(p.body, self.index)) >= 2:
-                collector.unit(unit).add(_STRONG, "lead", "正文开头即为本单位的活动描述")
-                return [unit], []
+            collector.unit(unit).add(_STRONG, "lead", "正文开头即为本单位的活动描述")
+            return [unit], []
         return [], self._order(list(dict.fromkeys(lead_units + body_units)))
+
+    def _opens_with(self, unit: str) -> bool:
+        """The body starts with the unit as the sentence's subject ("8月18日，湘潭县白石镇在……")
+        and speaks of itself in the unit's own terms (我镇 for a township, 我局 for a bureau)."""
+        lead = self.places.lead
+        hits = [h for h in find_units(lead, self.index) if h.unit == unit]
+        if not hits or not _DATE_PREFIX.fullmatch(lead[: hits[0].start]):
+            return False
+        name = self.index.by_name[unit].name
+        own_words = [w for w in _SELF_WORDS if name.endswith(w[1:]) or w == "我单位"]
+        return any(w in self.places.body for w in own_words)
 
     def _order(self, names: list[str]) -> list[str]:
         order = {u.name: i for i, u in enumerate(self.index.units)}
@@ -804,10 +829,12 @@ class _Matcher:
 
     def _has_report_content(self) -> bool:
         p = self.places
-        if real_attachments(self.mail):
+        if real_attachments(self.mail) or "超大附件" in p.body:
             return True
-        text = " ".join([p.subject, p.forward_subject, p.body, normalize(self.mail.html[:20000])])
-        return bool(_REPORT_SIGNS.search(text))
+        if find_cloud_links(self.mail.text, self.mail.html):
+            return True
+        # No file: the body itself must tell what was done (我局于5月16日开展……).
+        return len(p.body) >= 20 and bool(_ACTIVITY_TEXT.search(p.body))
 
     # -- period -------------------------------------------------------------------------------
 
