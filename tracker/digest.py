@@ -195,7 +195,7 @@ def _since(session: Session, as_of: date, tz: Any) -> datetime:
 
 
 def _report_entry(
-    msg: Message, config: Config, index: int, due_by_slot: dict[int, date]
+    msg: Message, config: Config, index: int, due_by_slot: dict[int, date], now: datetime
 ) -> tuple[dict[str, Any], InlineImage | None]:
     tz = config.timezone
     received = msg.received_at.astimezone(tz)
@@ -206,7 +206,6 @@ def _report_entry(
     image = None
     if sheet:
         image = InlineImage(cid=f"sheet{index}.{msg.id}@report-intake", data=sheet)
-    now = datetime.now(UTC)
     links = []
     for a in msg.attachments:
         if a.kind != "link":
@@ -265,6 +264,9 @@ def digest_context(
     tz = config.timezone
     since = since or _since(session, as_of, tz)
     end = datetime.combine(as_of + timedelta(days=1), time(0), tzinfo=tz)
+    # "now" for link expiry: the real time when the digest is for today, else noon of as_of
+    real_now = datetime.now(tz)
+    moment = real_now if real_now.date() == as_of else datetime.combine(as_of, time(12), tz)
     period = f"{as_of.year:04d}-{as_of.month:02d}"
     statuses = slot_states(session, as_of=as_of, tz=tz)
     roster_names = {u.name for u in roster.units}
@@ -309,7 +311,7 @@ def digest_context(
     )
     reports, images = [], []
     for i, msg in enumerate(msgs, 1):
-        entry, image = _report_entry(msg, config, i, due_by_slot)
+        entry, image = _report_entry(msg, config, i, due_by_slot, moment)
         reports.append(entry)
         if image:
             images.append(image)
