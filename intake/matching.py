@@ -401,7 +401,6 @@ class _Places:
     signature: list[str] = field(default_factory=list)
     lead: str = ""
     body: str = ""  # own text (and a forward's body) without the signature
-    date_lines: list[str] = field(default_factory=list)
 
 
 _HEADER_LINE = re.compile(
@@ -461,7 +460,6 @@ def _read_places(mail: ParsedMail) -> _Places:
             if len(last) > 26 or _NOT_SIGNATURE.search(last):
                 break
             signature.insert(0, lines.pop())
-    places.date_lines = [s for s in signature if _DATE_ONLY.match(s)]
     places.signature = [s for s in signature if not _DATE_ONLY.match(s)]
     lines.extend(places.signature)  # short closing lines may still say what was done when
     while lines and _SALUTATION.match(lines[0]):
@@ -600,13 +598,10 @@ def read_liaison_fields(mail: ParsedMail) -> dict[str, str]:
 @dataclass
 class _Evidence:
     score: float = 0.0
-    places: list[str] = field(default_factory=list)
     found: list[tuple[float, str]] = field(default_factory=list)
 
-    def add(self, score: float, place: str, reason: str) -> None:
+    def add(self, score: float, reason: str) -> None:
         self.score = max(self.score, score)
-        if place not in self.places:
-            self.places.append(place)
         self.found.append((score, reason))
 
     @property
@@ -631,11 +626,11 @@ class _Collector:
     def unit(self, name: str) -> _Evidence:
         return self.units.setdefault(name, _Evidence())
 
-    def scan(self, text: str, weight: float, place: str, label: str) -> list[str]:
+    def scan(self, text: str, weight: float, label: str) -> list[str]:
         found = []
         for hit in find_units(text, self.index):
             how = {_HOW_EXACT: "", _HOW_ABBR: "（简称）", _HOW_STEM: "（字号）"}[hit.how]
-            self.unit(hit.unit).add(weight * hit.how, place, f"{label}的单位名：{hit.written}{how}")
+            self.unit(hit.unit).add(weight * hit.how, f"{label}的单位名：{hit.written}{how}")
             if hit.unit not in found:
                 found.append(hit.unit)
         return found
@@ -643,7 +638,7 @@ class _Collector:
     def address(self, address: str, weight: float, label: str) -> None:
         unit = self.index.by_email.get(address.lower()) if address else None
         if unit:
-            self.unit(unit).add(weight, "address", f"{label}已登记：{address}")
+            self.unit(unit).add(weight, f"{label}已登记：{address}")
 
 
 def _units_named_together(places: _Places, names: Sequence[str], index: MatcherIndex) -> bool:
@@ -703,7 +698,7 @@ class _Matcher:
             self.reasons.extend(r for r in self.classification.reasons if r not in self.reasons)
             company = liaison.get("单位名称", "")
             if company:
-                collector.scan(normalize(company), _W_LIAISON, "liaison", "联络员信息表中")
+                collector.scan(normalize(company), _W_LIAISON, "联络员信息表中")
             if liaison.get("电子邮箱"):
                 collector.address(liaison["电子邮箱"].strip(), _W_LIAISON, "联络员信息表中的邮箱")
 
@@ -771,19 +766,19 @@ class _Matcher:
     def _collect(self, collector: _Collector) -> tuple[list[str], list[str]]:
         p = self.places
         collector.address(self.mail.from_addr, _W_ADDRESS, "发件人地址")
-        collector.scan(p.subject, _W_SUBJECT, "subject", "主题中")
-        collector.scan(p.from_name, _W_FROM_NAME, "from_name", "发件人名称中")
+        collector.scan(p.subject, _W_SUBJECT, "主题中")
+        collector.scan(p.from_name, _W_FROM_NAME, "发件人名称中")
         for name in p.attachments:
-            collector.scan(name, _W_ATTACHMENT, "attachment", "附件名中")
+            collector.scan(name, _W_ATTACHMENT, "附件名中")
         if p.forward_from_addr or p.forward_from_name:
             collector.address(p.forward_from_addr, _W_FORWARD, "转发原邮件的发件人地址")
-            collector.scan(p.forward_from_name, _W_FORWARD, "forward", "转发原邮件的发件人中")
+            collector.scan(p.forward_from_name, _W_FORWARD, "转发原邮件的发件人中")
         if p.forward_subject:
-            collector.scan(p.forward_subject, _W_FORWARD, "forward", "转发原邮件的主题中")
+            collector.scan(p.forward_subject, _W_FORWARD, "转发原邮件的主题中")
         for line in p.signature:
-            collector.scan(line, _W_SIGNATURE, "signature", "落款中")
-        lead_units = collector.scan(p.lead, _W_LEAD, "lead", "正文开头")
-        body_units = collector.scan(p.body, _W_BODY, "body", "正文中")
+            collector.scan(line, _W_SIGNATURE, "落款中")
+        lead_units = collector.scan(p.lead, _W_LEAD, "正文开头")
+        body_units = collector.scan(p.body, _W_BODY, "正文中")
 
         strong = [u for u, e in collector.units.items() if e.score >= _STRONG]
         if strong:
@@ -793,7 +788,7 @@ class _Matcher:
         others = set(body_units) - set(lead_units)
         if len(lead_units) == 1 and not others and self._opens_with(lead_units[0]):
             unit = lead_units[0]
-            collector.unit(unit).add(_STRONG, "lead", "正文开头即为本单位的活动描述")
+            collector.unit(unit).add(_STRONG, "正文开头即为本单位的活动描述")
             return [unit], []
         return [], self._order(list(dict.fromkeys(lead_units + body_units)))
 
