@@ -348,3 +348,39 @@ def test_5xx_is_permanent_4xx_temporary(smtp_server: SmtpServer) -> None:
     assert not err.value.permanent
     mailer.send(MIME, "xtxgov@126.com", ["a@example.com"])
     assert len(smtp_server.received) == 1
+
+
+def test_once_only_on_sqlite_and_postgresql(
+    tmp_path: Path, smtp_server: SmtpServer, database_url: str
+) -> None:
+    from tracker.db import open_database
+    from tracker.slots import sync_roster
+
+    env = make_env(tmp_path, smtp_server.port)
+    db = open_database(database_url)
+    try:
+        with db.session() as s:
+            sync_roster(s, env.roster)
+        env = Env(env.config, env.roster, db)
+        clock = clock_at()
+        queue(env, 2, clock)
+        msg = build_message(
+            env.config, to=["x@example.com"], rendered=Rendered("s", "b", "<p>b</p>")
+        )
+        with db.session() as s:
+            assert not enqueue(
+                s,
+                key="test:1",
+                kind="test",
+                recipients=["x@example.com"],
+                message=msg,
+                now=clock.now(),
+            )
+            row_id = s.scalars(select(Outbox.id).where(Outbox.key == "test:0")).one()
+        assert _claim(db, row_id, clock.now(), timedelta(minutes=15))
+        assert not _claim(db, row_id, clock.now(), timedelta(minutes=15))
+        report = deliver_pending(db, SmtpMailer(env.config.smtp), clock)
+        assert len(report.sent) == 1  # the claimed row waits for its lease
+        assert len(smtp_server.received) == 1
+    finally:
+        db.dispose()

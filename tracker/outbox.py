@@ -122,9 +122,11 @@ def enqueue(
     dialect = session.get_bind().dialect.name
     if dialect in ("sqlite", "postgresql"):
         ins = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(Outbox)
-        stmt = ins.values(**values).on_conflict_do_nothing(index_elements=["key"])
-        result = session.execute(stmt)
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        stmt = (
+            ins.values(**values).on_conflict_do_nothing(index_elements=["key"]).returning(Outbox.id)
+        )
+        # RETURNING, not rowcount: drivers disagree on rowcount for DO NOTHING
+        return session.execute(stmt).first() is not None
     try:
         with session.begin_nested():
             session.add(Outbox(**values))
