@@ -296,3 +296,20 @@ def test_from_name_is_encoded(tmp_path: Path, smtp_server: SmtpServer) -> None:
     raw.decode("ascii")  # 7-bit clean on the wire
     assert b"=?utf-8?" in raw
     assert msg["From"].addresses[0].display_name == "湘潭县政务公开办"
+
+
+def test_alert_mails_render(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    from tracker.emails import alert_message
+
+    env = make_env(tmp_path, smtp_server.port)
+    ctx = {
+        "source": "imap://xtxgov@126.com/INBOX", "since": "2023-05-20 08:00", "failures": 3,
+        "last_error": "LOGIN failed", "sender_name": "报送系统", "recovered_at": "2023-05-20 10:00",
+    }  # fmt: skip
+    down = alert_message(env.config, to=["clerk@xtx.gov.cn"], recovered=False, ctx=ctx)
+    up = alert_message(env.config, to=["clerk@xtx.gov.cn"], recovered=True, ctx=ctx)
+    assert "收件失败" in str(down["Subject"]) and "3次" in str(down["Subject"])
+    assert "LOGIN failed" in down.get_body(("plain",)).get_content()
+    assert "LOGIN failed" in down.get_body(("html",)).get_content()
+    assert "恢复" in str(up["Subject"])
+    assert "2023-05-20 10:00" in up.get_body(("plain",)).get_content()
