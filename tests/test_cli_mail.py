@@ -9,10 +9,7 @@ from click.testing import CliRunner
 
 from tests.mail_helpers import at, jpeg_bytes, make_env, record_report, write_config
 from tests.smtp_server import SmtpServer, smtp_factory_fixture, smtp_server_fixture  # noqa: F401
-from tracker import cli_mail
 from tracker.cli import main
-
-cli_mail.register(main)
 
 
 def run(config: Path, *args: str) -> tuple[int, str]:

@@ -461,9 +461,10 @@ def demo(workdir: str, as_of: date | None) -> None:
 
 
 def _register_commands() -> None:
-    from tracker import cli_staff
+    from tracker import cli_mail, cli_staff
 
     cli_staff.register(main)
+    cli_mail.register(main)
 
 
 _register_commands()

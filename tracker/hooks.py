@@ -21,8 +21,9 @@ def receipt_hook(app: App, clock: Clock | None = None) -> OnRecorded | None:
     from tracker.receipts import queue_receipt
 
     use = clock or app.clock()
+    campaign = app.roster.campaign
 
     def hook(session: Session, msg: Message) -> None:
-        queue_receipt(session, msg, app.config, use)
+        queue_receipt(session, msg, app.config, use, campaign=campaign)
 
     return hook
