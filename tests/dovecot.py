@@ -162,6 +162,7 @@ class DovecotServer:
                 time.sleep(0.05)
             last_error = self.diagnostics()
             self.stop(remove=False)
+        self.stop()
         pytest.fail(f"Dovecot did not start on 127.0.0.1:\n{last_error}", pytrace=False)
 
     def stop(self, *, remove: bool = True) -> None:

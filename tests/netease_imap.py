@@ -7,7 +7,7 @@ help`` unless the client sent the RFC 2971 ID command first on that connection. 
 
 Only what ImapSource uses is implemented: CAPABILITY, LOGIN, ID, SELECT/EXAMINE, STATUS,
 UID SEARCH (UID n:*), UID FETCH (UID, FLAGS, RFC822.SIZE, INTERNALDATE, BODY.PEEK[]),
-UID STORE, LIST, CREATE, NOOP, LOGOUT.
+UID STORE, UID COPY, LIST, CREATE, NOOP, LOGOUT. There is no MOVE, as on NetEase.
 """
 
 from __future__ import annotations
@@ -67,10 +67,17 @@ class NeteaseImapServer:
         password: str = "AUTHCODE16CHARS1",
         *,
         advertise_id: bool = True,
+        announce_keywords: bool = True,
+        refuse_keywords: bool = False,
     ) -> None:
         self.user = user
         self.password = password
         self.advertise_id = advertise_id
+        # announce_keywords: PERMANENTFLAGS lists \* (keywords may be created);
+        # refuse_keywords: STORE of a keyword answers NO (whatever was announced)
+        self.announce_keywords = announce_keywords
+        self.refuse_keywords = refuse_keywords
+        self.folders: dict[str, list[bytes]] = {}  # other folders: name -> copied raw mails
         self.uidvalidity = 1700000000
         self.messages: dict[int, StoredMessage] = {}
         self.commands: list[str] = []  # every command verb received, in order, all connections
@@ -178,18 +185,28 @@ class NeteaseImapServer:
                 send(b"* OK [UIDVALIDITY %d] UID validity status" % self.uidvalidity)
                 send(b"* OK [UIDNEXT %d] Predicted next UID" % nxt)
                 send(b"* FLAGS (\\Answered \\Seen \\Deleted \\Draft \\Flagged)")
-                send(
-                    b"* OK [PERMANENTFLAGS (\\Answered \\Seen \\Deleted \\Draft \\Flagged \\*)] Limited"
-                )
+                perm = b"\\Answered \\Seen \\Deleted \\Draft \\Flagged"
+                perm += b" \\*" if self.announce_keywords else b""
+                send(b"* OK [PERMANENTFLAGS (" + perm + b")] Limited")
                 send(tag + b" OK [READ-WRITE] SELECT completed")
             elif verb == b"STATUS":
                 send(b'* STATUS "INBOX" (UIDVALIDITY %d)' % self.uidvalidity)
                 send(tag + b" OK STATUS completed")
             elif verb == b"LIST":
-                send(b'* LIST () "/" "INBOX"')
+                args = _tokens(rest)
+                pattern = args[1].decode() if len(args) > 1 else "*"
+                with self.lock:
+                    names = ["INBOX", *self.folders]
+                for name in names:
+                    if pattern in ("*", name):
+                        send(b'* LIST () "/" "' + name.encode() + b'"')
                 send(tag + b" OK LIST completed")
             elif verb == b"CREATE":
-                send(tag + b" NO CREATE not allowed here")
+                (name,) = _tokens(rest)
+                with self.lock:
+                    exists = name.decode() in self.folders
+                    self.folders.setdefault(name.decode(), [])
+                send(tag + (b" NO [ALREADYEXISTS] exists" if exists else b" OK CREATE completed"))
             elif verb.startswith(b"UID ") and not selected:
                 send(tag + b" BAD no mailbox selected")
             elif verb == b"UID SEARCH":
@@ -202,9 +219,23 @@ class NeteaseImapServer:
                 send(tag + b" OK SEARCH completed")
             elif verb == b"UID FETCH":
                 self._fetch(h, tag, rest)
+            elif verb == b"UID COPY":
+                spec, _, rest2 = rest.partition(b" ")
+                (target,) = _tokens(rest2)
+                with self.lock:
+                    if target.decode() not in self.folders:
+                        send(tag + b" NO [TRYCREATE] no such folder")
+                        continue
+                    for uid in _uids_in(spec, sorted(self.messages)):
+                        self.folders[target.decode()].append(self.messages[uid].raw)
+                send(tag + b" OK COPY completed")
             elif verb == b"UID STORE":
                 spec, _, rest2 = rest.partition(b" ")
                 flags = re.search(rb"\(([^)]*)\)", rest2)
+                names = flags.group(1).decode().split() if flags else []
+                if self.refuse_keywords and any(not f.startswith("\\") for f in names):
+                    send(tag + b" NO [CANNOT] keywords are not supported")
+                    continue
                 with self.lock:
                     for uid in _uids_in(spec, sorted(self.messages)):
                         if flags:

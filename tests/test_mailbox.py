@@ -334,6 +334,37 @@ def test_no_id_command_when_the_server_does_not_list_it() -> None:
         assert "ID" not in server.commands
 
 
+@pytest.mark.parametrize("announce", [True, False], ids=["refused-at-store", "not-announced"])
+def test_seen_only_when_the_server_takes_no_keywords(announce: bool) -> None:
+    with NeteaseImapServer(announce_keywords=announce, refuse_keywords=True) as server:
+        for n in (1, 2):
+            server.add(mail(n))
+        s = ImapSettings(server.host, server.port, "none", server.user, server.password)
+        with ImapSource(s) as src:
+            got = fetch_all(src)
+            src.mark_recorded([got[0].uid])
+            src.mark_recorded([got[1].uid])
+        assert server.messages[1].flags == {"\\Seen"}
+        assert server.messages[2].flags == {"\\Seen"}
+        # refused once at most: the second call goes straight to \Seen
+        assert server.commands.count("UID STORE") == (3 if announce else 2)
+
+
+def test_move_without_move_support_copies_and_flags_never_deletes() -> None:
+    with NeteaseImapServer() as server:
+        for n in (1, 2):
+            server.add(mail(n))
+        s = ImapSettings(
+            server.host, server.port, "none", server.user, server.password, after_record="move"
+        )
+        with ImapSource(s) as src:
+            src.mark_recorded([m.uid for m in fetch_all(src)])
+        assert server.folders == {"Recorded": [mail(1), mail(2)]}
+        assert sorted(server.messages) == [1, 2]
+        assert all(m.flags == {"\\Seen", "$Recorded"} for m in server.messages.values())
+        assert "EXPUNGE" not in server.commands and "UID MOVE" not in server.commands
+
+
 def test_netease_wrong_authorisation_code() -> None:
     with NeteaseImapServer() as server:
         s = ImapSettings(server.host, server.port, "none", server.user, "web-password-1")
