@@ -202,10 +202,10 @@ class NeteaseImapServer:
                         send(b'* LIST () "/" "' + name.encode() + b'"')
                 send(tag + b" OK LIST completed")
             elif verb == b"CREATE":
-                (name,) = _tokens(rest)
+                folder = _tokens(rest)[0].decode()
                 with self.lock:
-                    exists = name.decode() in self.folders
-                    self.folders.setdefault(name.decode(), [])
+                    exists = folder in self.folders
+                    self.folders.setdefault(folder, [])
                 send(tag + (b" NO [ALREADYEXISTS] exists" if exists else b" OK CREATE completed"))
             elif verb.startswith(b"UID ") and not selected:
                 send(tag + b" BAD no mailbox selected")
