@@ -176,6 +176,16 @@ def poll(ctx: click.Context, once: bool) -> None:
     if report.uidvalidity_changed:
         line += "; UIDVALIDITY changed, mailbox rescanned"
     console.print(line, markup=False, highlight=False)
+    if app.config.smtp.configured and app.config.receipts.enabled:
+        from tracker.outbox import deliver_now
+
+        sent = deliver_now(app.db, app.config.smtp, app.clock(), kinds=("receipt",))
+        if sent.sent or sent.errors:
+            console.print(
+                f"receipts: {len(sent.sent)} sent, {len(sent.errors)} waiting to retry",
+                markup=False,
+                highlight=False,
+            )
 
 
 # --- messages -----------------------------------------------------------------------------

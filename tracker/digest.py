@@ -483,5 +483,5 @@ def send_digest(
                 s.add(ServiceState(name=STATE_NAME, value=value, updated_at=now))
             else:
                 state.value, state.updated_at = value, now
-    report.delivery = deliver_now(db, config.smtp, clock, mailer)
+    report.delivery = deliver_now(db, config.smtp, clock, mailer, kinds=("digest",))
     return report

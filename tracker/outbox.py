@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import policy
@@ -195,20 +195,18 @@ def deliver_pending(
     *,
     max_attempts: int = MAX_ATTEMPTS,
     lease: timedelta = SENDING_LEASE,
+    kinds: Collection[str] | None = None,
 ) -> DeliveryReport:
-    """Send what is due in the outbox, oldest first; never raises for SMTP trouble."""
+    """Send what is due in the outbox (of `kinds`, default all), oldest first; never
+    raises for SMTP trouble."""
     report = DeliveryReport()
     now = clock.now()
     report.reclaimed = reclaim_stuck(db, now)
+    due = select(Outbox.id).where(Outbox.state == "pending", Outbox.next_attempt_at <= _utc(now))
+    if kinds is not None:
+        due = due.where(Outbox.kind.in_(list(kinds)))
     with db.session() as s:
-        ids = list(
-            s.scalars(
-                select(Outbox.id)
-                .where(Outbox.state == "pending", Outbox.next_attempt_at <= _utc(now))
-                .order_by(Outbox.next_attempt_at, Outbox.id)
-                .limit(limit)
-            )
-        )
+        ids = list(s.scalars(due.order_by(Outbox.next_attempt_at, Outbox.id).limit(limit)))
     for row_id in ids:
         if not _claim(db, row_id, now, lease):
             continue  # another worker has it
@@ -272,13 +270,19 @@ def _after_failure(
 
 
 def deliver_now(
-    db: Database, smtp: SmtpConfig, clock: Clock, mailer: Mailer | None = None
+    db: Database,
+    smtp: SmtpConfig,
+    clock: Clock,
+    mailer: Mailer | None = None,
+    *,
+    kinds: Collection[str] | None = None,
 ) -> DeliveryReport:
-    """Deliver the outbox through `mailer`, or through one SMTP connection to `smtp`."""
+    """Deliver the outbox (rows of `kinds`, default all) through `mailer`, or through one
+    SMTP connection to `smtp`."""
     if mailer is not None:
-        return deliver_pending(db, mailer, clock)
+        return deliver_pending(db, mailer, clock, kinds=kinds)
     with SmtpMailer(smtp) as m:
-        return deliver_pending(db, m, clock)
+        return deliver_pending(db, m, clock, kinds=kinds)
 
 
 @dataclass(frozen=True)

@@ -286,5 +286,5 @@ def send_reminders(
         len(report.queued),
         len(report.no_address),
     )
-    report.delivery = deliver_now(db, config.smtp, clock, mailer)
+    report.delivery = deliver_now(db, config.smtp, clock, mailer, kinds=("reminder",))
     return report
