@@ -464,10 +464,25 @@ def demo(workdir: str, as_of: date | None) -> None:
     console.print(f"Database:       {app.config.database_url}", markup=False)
     console.print(f"In review:      {in_review} message(s)", markup=False)
     console.print(
-        f"\nTry: report-intake --config {ws.config} status --as-of 2023-05-20",
+        f"\nTry: {_command_name()} --config {ws.config} status --as-of 2023-05-20",
         markup=False,
     )
     app.close()
+
+
+def _command_name() -> str:
+    """How the user can run this command again: bare when on PATH, else its path."""
+    import os
+    import shutil
+
+    argv0 = sys.argv[0]
+    found = shutil.which("report-intake")
+    if found and os.path.realpath(found) == os.path.realpath(argv0):
+        return "report-intake"
+    if os.path.basename(argv0) != "report-intake":
+        return "report-intake"
+    rel = os.path.relpath(argv0)
+    return rel if not rel.startswith("..") else argv0
 
 
 def _register_commands() -> None:
