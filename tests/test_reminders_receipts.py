@@ -73,6 +73,7 @@ def test_reminders_once_per_stage_across_restarts(tmp_path: Path, smtp_server: S
     # April's units are overdue: 2 May (overdue:7) was a holiday, so it is the 4th
     april = [p for p in r1.queued if p.period == "2023-04"]
     assert april and {p.stage for p in april} == {"overdue:7"}
+    assert all(p.cc for p in april) and not any(p.cc for p in may)  # staff see overdue only
     assert len(smtp_server.received) == len(r1.queued)
     subjects = [str(m["Subject"]) for m in smtp_server.messages()]
     assert sum("2023年5月" in s and "【提醒】" in s for s in subjects) == 4

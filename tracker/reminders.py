@@ -161,7 +161,7 @@ def plan_reminders(
         .options(selectinload(Slot.unit).selectinload(Unit.addresses))
         .order_by(Slot.period, Slot.due, Unit.kind.desc(), Unit.id)
     )
-    cc = tuple(a for a in config.staff) if rc.copy_staff else ()
+    cc = tuple(a for a in config.staff) if rc.copy_staff else ()  # overdue notices only
     own = set(config.own_addresses)
     planned = []
     for slot in slots:
@@ -188,7 +188,7 @@ def plan_reminders(
                 stage_kind=stage.kind,
                 day=day,
                 to=to,
-                cc=tuple(a for a in cc if a not in to),
+                cc=tuple(a for a in cc if a not in to) if stage.kind == "overdue" else (),
             )
         )
     if not planned:
