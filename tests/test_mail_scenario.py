@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from pathlib import Path
 
-from tests.mail_helpers import DIGEST_TO, STAFF, at, jpeg_bytes, make_env, record_report
+from tests.mail_helpers import DIGEST_TO, at, jpeg_bytes, make_env, record_report
 from tests.smtp_server import SmtpServer, smtp_factory_fixture, smtp_server_fixture  # noqa: F401
 from tracker.clock import SHANGHAI, FixedClock
 from tracker.digest import send_digest
