@@ -17,6 +17,7 @@ from hashlib import sha256
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from intake.cloudlinks import find_cloud_links
@@ -230,23 +231,28 @@ class Recorder:
         self, fetched: FetchedMail, key: str, uidvalidity: int, units: Sequence[UnitRef]
     ) -> RecordedMessage | None:
         """Record one fetched mail; None if it was already recorded (only the checkpoint moves)."""
-        too_large = getattr(fetched, "too_large", False)
-        raw = fetched.raw
+        too_large = fetched.too_large
         if too_large:
             digest = sha256(f"too-large:{key}:{uidvalidity}:{fetched.uid}".encode()).hexdigest()
         else:
-            digest = sha256(raw).hexdigest()
-        with self.db.session() as s:
-            if s.scalar(select(Message.id).where(Message.raw_sha256 == digest)) is not None:
+            digest = sha256(fetched.raw).hexdigest()
+        if self._exists(digest):
+            with self.db.session() as s:
                 self._advance(s, key, uidvalidity, fetched.uid)
-                return None
+            return None
         try:
             return self._record_new(fetched, key, uidvalidity, units, digest, too_large)
         except Exception as exc:
+            if isinstance(exc, IntegrityError) and self._exists(digest):
+                return None  # another poller recorded it a moment ago
             log.exception(
                 "could not record mail uid %s of %s in full; keeping it raw", fetched.uid, key
             )
             return self._record_bare(fetched, key, uidvalidity, digest, _describe(exc))
+
+    def _exists(self, digest: str) -> bool:
+        with self.db.session() as s:
+            return s.scalar(select(Message.id).where(Message.raw_sha256 == digest)) is not None
 
     def _record_new(
         self,
@@ -260,7 +266,7 @@ class Recorder:
         now = self.clock.now()
         received_at = fetched.internal_date or now
         if too_large:
-            size = getattr(fetched, "size", None) or 0
+            size = fetched.size or 0
             mb = size / (1024 * 1024)
             analysis = Analysis(
                 None,
