@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from intake.mailbox import ImapSettings, ImapSource
 from intake.store import AttachmentStore
 from tests.dovecot import DovecotMailbox
-from tracker.clock import FixedClock
+from tracker.clock import SHANGHAI, FixedClock
 from tracker.db import open_database
 from tracker.models import Attachment, Checkpoint, Message
 from tracker.recording import Recorder
@@ -248,7 +248,7 @@ CRASHING_POLL = textwrap.dedent(
     import os, sys
     from intake.mailbox import ImapSettings, ImapSource
     from intake.store import AttachmentStore
-    from tracker.clock import FixedClock
+    from tracker.clock import SHANGHAI, FixedClock
     from tracker.db import open_database
     from tracker.recording import Recorder
     from tracker.roster import load_roster
@@ -331,3 +331,46 @@ def test_subject_header_encoded_as_gbk_words_is_read(
         assert row is not None
         assert row.subject == "县林业局5月主题日活动（王喆报送）"
         assert row.from_name == "湘潭县林业局"
+
+
+def test_old_mail_appended_today_counts_when_it_was_sent(
+    dovecot: DovecotMailbox, recorder: Recorder
+) -> None:
+    # A mailbox re-synced or mail appended by hand: INTERNALDATE is today, the Date header
+    # says 16 May 2023. The unit reported in May, and the slot must say so.
+    dovecot.append(report_mail("县林业局5月主题日活动", "someone@163.com"))  # no date: now
+    recorder.clock = FixedClock(datetime.now(UTC))
+    recorder.poll_once(source_for(dovecot))
+    with recorder.db.session() as s:
+        msg = s.scalar(select(Message))
+        assert msg is not None
+        assert msg.received_at == datetime(2023, 5, 16, 2, 0, tzinfo=UTC)
+        assert (msg.decision, msg.period) == ("matched", "2023-05")
+        rows = {
+            r.unit: r.state for r in slot_states(s, as_of=datetime(2023, 5, 22).date(), tz=SHANGHAI)
+        }
+    assert rows["县林业局"] == "received"
+
+
+def test_an_address_seen_on_an_automatic_match_is_not_evidence_for_the_next_mail(
+    dovecot: DovecotMailbox, recorder: Recorder
+) -> None:
+    dovecot.append(
+        report_mail("县林业局5月主题日活动", "newcomer@163.com"),
+        date=datetime(2023, 5, 16, tzinfo=UTC),
+    )
+    recorder.poll_once(source_for(dovecot))
+    neutral = EmailMessage()
+    neutral["From"] = "newcomer@163.com"
+    neutral["To"] = "xtxgov@126.com"
+    neutral["Subject"] = "活动照片"
+    neutral["Date"] = "Wed, 17 May 2023 10:00:00 +0800"
+    neutral.set_content("见附件")
+    neutral.add_attachment(photo(3), maintype="image", subtype="jpeg", filename="IMG_1.jpg")
+    dovecot.append(neutral.as_bytes(), date=datetime(2023, 5, 17, tzinfo=UTC))
+    recorder.poll_once(source_for(dovecot))
+    with recorder.db.session() as s:
+        second = s.scalar(select(Message).where(Message.subject == "活动照片"))
+        assert second is not None and second.decision == "review"
+    refs = {u.name: u for u in recorder.unit_refs()}
+    assert "newcomer@163.com" not in refs["县林业局"].emails

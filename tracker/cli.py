@@ -333,34 +333,24 @@ def print_status_table(rows: list[Any], day: date, console: Console | None = Non
 @click.option(
     "--received",
     type=AS_OF,
-    help="Date the mails count as received (default: their Date header, else today).",
+    help="Date the mails arrived (default: now); an earlier Date header counts instead.",
 )
 @click.pass_context
 def match_cmd(
     ctx: click.Context, files: tuple[str, ...], as_json: bool, received: date | None
 ) -> None:
     """Dry run: classify and match mail files (.eml) against the roster; writes nothing."""
-    from intake.parsing import parse_message
     from tracker.recording import analyse
 
     app = open_app(ctx)
     units = app.recorder().unit_refs()
     now = app.clock().now()
+    when = datetime.combine(received, now.timetz()) if received is not None else now
     for name in files:
         try:
             raw = Path(name).read_bytes()
         except OSError as exc:
             fail(f"{name}: {exc.strerror}")
-        when: datetime = now
-        if received is not None:
-            when = datetime.combine(received, now.timetz())
-        else:
-            try:
-                parsed_date = parse_message(raw).date
-            except Exception:
-                parsed_date = None
-            if parsed_date is not None:
-                when = parsed_date
         a = analyse(raw, units, received_at=when, own_addresses=app.config.own_addresses)
         out: dict[str, Any] = {
             "file": name,

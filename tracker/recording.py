@@ -12,7 +12,7 @@ import logging
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from pathlib import Path
 
@@ -68,6 +68,24 @@ class Analysis:
     parsed: ParsedMail | None
     result: MatchResult
     error: str | None = None
+    received_at: datetime | None = None
+
+
+EARLIEST_PLAUSIBLE = datetime(2000, 1, 1, tzinfo=UTC)
+CLOCK_SKEW = timedelta(days=1)
+
+
+def effective_received(sent: datetime | None, arrived: datetime) -> datetime:
+    """When a unit reported: the mail's Date header when it is plausible, else arrival.
+
+    Normally the two are seconds apart. They differ when old mail reaches the mailbox
+    late (a mailbox imported or re-synced, a message appended by hand, a delayed relay):
+    then the Date header tells when the unit actually sent it. A Date in the future
+    (beyond a day of clock skew) or before 2000 is a wrong sender clock: arrival wins.
+    """
+    if sent is None or sent < EARLIEST_PLAUSIBLE or sent > arrived + CLOCK_SKEW:
+        return arrived
+    return min(sent, arrived)
 
 
 @dataclass
@@ -107,22 +125,26 @@ def analyse(
     received_at: datetime,
     own_addresses: Sequence[str] = (),
 ) -> Analysis:
-    """Parse and match one raw mail. Never raises: failures become review with a reason."""
+    """Parse and match one raw mail. Never raises: failures become review with a reason.
+
+    `received_at` is when the mail arrived; the analysis carries the effective time
+    (see `effective_received`), which the matcher and the slots use.
+    """
+    unreadable = _review("邮件无法解析，已保留原件，请人工查看")
     try:
         parsed = parse_message(raw)
     except UnparseableMail as exc:
-        return Analysis(
-            None, _review("邮件无法解析，已保留原件，请人工查看"), f"unparseable: {exc}"
-        )
+        return Analysis(None, unreadable, f"unparseable: {exc}", received_at)
     except Exception as exc:  # a parser bug must not lose the mail
         log.exception("parser failed on a mail; it is kept raw and sent to review")
-        return Analysis(None, _review("邮件无法解析，已保留原件，请人工查看"), _describe(exc))
+        return Analysis(None, unreadable, _describe(exc), received_at)
+    when = effective_received(parsed.date, received_at)
     try:
-        result = match(parsed, units, received_at=received_at, own_addresses=own_addresses)
+        result = match(parsed, units, received_at=when, own_addresses=own_addresses)
     except Exception as exc:
         log.exception("matcher failed on a mail; it is kept and sent to review")
-        return Analysis(parsed, _review("自动识别出错，请人工查看"), _describe(exc))
-    return Analysis(parsed, result)
+        return Analysis(parsed, _review("自动识别出错，请人工查看"), _describe(exc), when)
+    return Analysis(parsed, result, None, when)
 
 
 def _review(reason: str) -> MatchResult:
@@ -196,9 +218,15 @@ class Recorder:
         return report
 
     def unit_refs(self) -> tuple[UnitRef, ...]:
-        """The roster as plain data, with every address learnt since (liaison, staff, reports)."""
+        """The roster as plain data, with the addresses confirmed since (liaison forms and
+        staff decisions). Addresses seen only on automatically matched reports are used
+        for reminders but are not evidence for matching: one wrong match must not spread."""
         with self.db.session() as s:
-            rows = s.execute(select(Unit.name, UnitAddress.address).join(UnitAddress.unit)).all()
+            rows = s.execute(
+                select(Unit.name, UnitAddress.address)
+                .join(UnitAddress.unit)
+                .where(UnitAddress.source.in_(("roster", "liaison", "staff")))
+            ).all()
         extra: dict[str, list[str]] = {}
         for name, address in rows:
             extra.setdefault(name, []).append(address)
@@ -281,6 +309,7 @@ class Recorder:
                 fetched.raw, units, received_at=received_at, own_addresses=self.own_addresses
             )
         parsed, result = analysis.parsed, analysis.result
+        received_at = analysis.received_at or received_at
         with self.db.session() as s:
             msg = Message(
                 raw_sha256=digest,
