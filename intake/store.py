@@ -17,7 +17,7 @@ import tempfile
 import threading
 import unicodedata
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import cache
@@ -347,42 +347,6 @@ def safe_name(filename: str, ext_hint: str = "") -> str:
     budget = _SAFE_NAME_MAX_BYTES - len(ext.encode("utf-8"))
     stem = _truncate_utf8(stem, budget).rstrip(". ") or _FALLBACK_STEM
     return stem + ext
-
-
-def make_contact_sheet(paths: Sequence[Path], *, columns: int = 4, cell: int = 240) -> bytes:
-    """JPEG bytes of a grid of the given images, each fitted into a bordered cell.
-
-    Unreadable images get an empty grey cell. Raises ValueError for no paths.
-    """
-    if not paths:
-        raise ValueError("no images for a contact sheet")
-    if columns < 1 or cell < 16:
-        raise ValueError("columns must be >= 1 and cell >= 16")
-    cols = min(columns, len(paths))
-    rows = (len(paths) + cols - 1) // cols
-    border, pad = 1, 4
-    sheet = Image.new("RGB", (cols * cell + border, rows * cell + border), (255, 255, 255))
-    inner = cell - 2 * pad - border
-    _register_heif()
-    with _pillow_pixel_limit(StoreLimits().max_image_pixels):
-        for index, path in enumerate(paths):
-            x0, y0 = (index % cols) * cell, (index // cols) * cell
-            sheet.paste((160, 160, 160), (x0, y0, x0 + cell + border, y0 + cell + border))
-            sheet.paste((255, 255, 255), (x0 + border, y0 + border, x0 + cell, y0 + cell))
-            try:
-                with Image.open(path, formats=_open_formats()) as im:
-                    im.thumbnail((inner, inner))
-                    tile = _to_rgb(ImageOps.exif_transpose(im))
-            except Exception as exc:  # one bad file must not spoil the sheet
-                log.info("contact sheet: cannot read %s: %s", path, exc)
-                sheet.paste((230, 230, 230), (x0 + pad, y0 + pad, x0 + cell - pad, y0 + cell - pad))
-                continue
-            ox = x0 + border + (cell - border - tile.width) // 2
-            oy = y0 + border + (cell - border - tile.height) // 2
-            sheet.paste(tile, (ox, oy))
-    buf = io.BytesIO()
-    sheet.save(buf, format="JPEG", quality=85, optimize=True)
-    return buf.getvalue()
 
 
 # -- helpers ----------------------------------------------------------------------------

@@ -22,7 +22,6 @@ from intake.store import (
     AttachmentStore,
     StoreLimits,
     StorePathError,
-    make_contact_sheet,
     safe_name,
 )
 
@@ -482,41 +481,6 @@ def test_eps_is_never_decoded(store: AttachmentStore) -> None:
 
 
 # -- contact sheet ----------------------------------------------------------------------
-
-
-def test_contact_sheet_grid(tmp_path: Path, store: AttachmentStore) -> None:
-    colors = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255)]
-    paths = []
-    for i, color in enumerate(colors):
-        stored = store.put(MailAttachment(f"{i}.jpg", "image/jpeg", jpeg_bytes((400, 300), color)))
-        assert stored.thumb_relpath is not None
-        paths.append(store.open_path(stored.thumb_relpath))
-    broken = tmp_path / "broken.jpg"
-    broken.write_bytes(b"not an image")
-    paths.append(broken)
-
-    data = make_contact_sheet(paths, columns=4, cell=100)
-    with Image.open(io.BytesIO(data)) as sheet:
-        assert sheet.format == "JPEG"
-        assert sheet.size == (401, 201)  # 4 columns x 2 rows of 100 px plus the closing border
-        rgb = sheet.convert("RGB")
-    centre = rgb.getpixel((50, 50))
-    third = rgb.getpixel((250, 50))
-    fifth = rgb.getpixel((50, 150))
-    border = rgb.getpixel((100, 50))
-    assert isinstance(centre, tuple) and centre[0] > 200 and centre[1] < 60
-    assert isinstance(third, tuple) and third[2] > 200 and third[0] < 60
-    assert isinstance(fifth, tuple) and fifth[1] > 200 and fifth[2] > 200 and fifth[0] < 60
-    assert isinstance(border, tuple) and max(border) < 200  # thin grey line between cells
-
-
-def test_contact_sheet_small_and_empty(tmp_path: Path) -> None:
-    p = tmp_path / "one.png"
-    p.write_bytes(png_bytes((50, 50), "RGB", (0, 0, 0)))
-    with Image.open(io.BytesIO(make_contact_sheet([p]))) as sheet:
-        assert sheet.size == (241, 241)
-    with pytest.raises(ValueError):
-        make_contact_sheet([])
 
 
 def test_mpo_from_phone_camera(store: AttachmentStore) -> None:
