@@ -49,6 +49,29 @@ _BOUNCE_SUBJECT = re.compile(
     r"mail delivery failed|returned mail|delivery failure|投递失败|发送失败"
 )
 _BOUNCE_SENDERS = ("mailer-daemon", "postmaster")
+# The mail providers' own system senders (quota warnings, file-transfer expiry, security notes):
+# NetEase service domains, QQ's numbered system accounts (10000@qq.com ...), and the no-reply
+# style local parts any provider or platform uses. No unit writes from these.
+_SYSTEM_DOMAINS = (
+    "netease.com",
+    "service.163.com",
+    "service.126.com",
+    "notice.qq.com",
+    "service.qq.com",
+    "mail.qq.com",
+    "tencent.com",
+    "exmail.qq.com",
+)
+_SYSTEM_QQ = re.compile(r"^1000[0-9]@qq\.com$")
+_SYSTEM_LOCAL = re.compile(
+    r"^(?:no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply|notification|notifications|notify|"
+    r"system|sysadmin|mailadmin|mail-?noreply|bounce|bounces)(?:[-_.+].*)?$"
+)
+# Account-security phishing: the mailbox or account is said to be abnormal, full, frozen ...
+_ACCOUNT_WORDS = re.compile(r"邮箱|账号|帐号|账户|帐户|密码")
+_SECURITY_WORDS = re.compile(
+    r"异常|验证|冻结|停用|注销|封停|过期|到期|升级|已满|容量|重新登录|异地登录|安全中心|被盗|失效"
+)
 _AUTO_PRECEDENCE = {"auto_reply", "bulk", "junk", "list"}
 _SPAM_TERMS = (
     "发票",
@@ -80,6 +103,7 @@ _REPORT_WORDS = re.compile(r"开展|举办|组织|活动情况|图片|照片|附
 _QUESTION = re.compile(r"请问|可否|能否|是否可以|是否需要|[?？]")
 _LIAISON_MARK = re.compile(r"联络员")
 _LIAISON_FIELDS = re.compile(r"姓名|性别|职务|手机|办公电话|微信|qq|传真|电子邮箱")
+_MOBILE = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
 _CLOUD_LINK = re.compile(
     r"超大附件|large-attachment-download|ftn_handler|ftnexs_download|/ftn/download"
 )
@@ -147,6 +171,30 @@ def _bounce_reasons(mail: ParsedMail, subject: str) -> list[str]:
     return reasons
 
 
+def _system_sender_reasons(mail: ParsedMail) -> list[str]:
+    """Mail written by a mail provider's system, not by a person."""
+    address = (mail.from_addr or "").lower()
+    if "@" not in address:
+        return []
+    local, domain = address.split("@", 1)
+    if (
+        any(domain == d or domain.endswith("." + d) for d in _SYSTEM_DOMAINS)
+        or _SYSTEM_QQ.match(address)
+        or _SYSTEM_LOCAL.match(local)
+    ):
+        return [f"邮箱服务商或系统自动发出的通知（发件人 {address}），无需处理"]
+    return []
+
+
+def _phishing_reasons(subject: str, body: str) -> list[str]:
+    """A warning about the mailbox account (异常/验证/冻结/容量 ...) in a mail about nothing else."""
+    if _CAMPAIGN_WORDS.search(subject) or _CAMPAIGN_WORDS.search(body):
+        return []
+    if _ACCOUNT_WORDS.search(subject) and _SECURITY_WORDS.search(subject):
+        return [f"疑似钓鱼邮件（邮箱账号安全类提示：{subject[:30]}）"]
+    return []
+
+
 def _spam_terms(subject: str, body: str) -> list[str]:
     if _CAMPAIGN_WORDS.search(subject) or _CAMPAIGN_WORDS.search(body):
         return []
@@ -177,14 +225,26 @@ def _is_question(mail: ParsedMail, subject: str, own_text: str) -> bool:
     return bool(_QUESTION.search(subject) or _QUESTION.search(own_text))
 
 
-def looks_like_liaison(subject: str, own_text: str, filenames: list[str]) -> bool:
-    """Annex 5: 联络员信息表, or 联络员 together with the form's fields."""
+def looks_like_liaison(
+    subject: str, own_text: str, filenames: list[str], *, reply: bool = False
+) -> bool:
+    """Annex 5: 联络员信息表, or 联络员 together with the form's fields.
+
+    A reply carries the subject of the mail it answers: in a reply without attachments the
+    subject alone does not make a form, the reply's own text must hold the form's fields.
+    """
     names = " ".join(filenames)
+    fields = len(set(_LIAISON_FIELDS.findall(own_text)))
+    if reply and not filenames:
+        has_mobile = bool(_MOBILE.search(own_text))
+        return bool(_LIAISON_MARK.search(subject + own_text)) and (
+            fields >= 2 or (fields >= 1 and has_mobile)
+        )
     if "联络员信息" in subject or "联络员信息" in names or "联络员信息表" in own_text:
         return True
     if _LIAISON_MARK.search(subject) or _LIAISON_MARK.search(names):
         return True
-    return bool(_LIAISON_MARK.search(own_text)) and len(set(_LIAISON_FIELDS.findall(own_text))) >= 2
+    return bool(_LIAISON_MARK.search(own_text)) and fields >= 2
 
 
 def classify(mail: ParsedMail, own_addresses: Collection[str]) -> Classification:
@@ -199,9 +259,15 @@ def classify(mail: ParsedMail, own_addresses: Collection[str]) -> Classification
     auto = _auto_reply_reasons(mail, subject)
     if auto:
         return Classification(KIND_OTHER, True, tuple(auto))
+    system = _system_sender_reasons(mail)
+    if system:
+        return Classification(KIND_OTHER, True, tuple(system))
 
     body = normalize_lines(body_text(mail))
     own_text, _quoted = split_quoted(body)
+    phishing = _phishing_reasons(strip_reply_prefixes(subject), own_text)
+    if phishing:  # like spam: the matcher un-ignores it when a unit is named
+        return Classification(KIND_OTHER, True, tuple(phishing), spam=True)
     spam = _spam_terms(subject, own_text)
     if spam:
         return Classification(
@@ -218,6 +284,7 @@ def classify(mail: ParsedMail, own_addresses: Collection[str]) -> Classification
 
     filenames = [normalize(n) for n in real_attachments(mail)]
     bare_subject = strip_reply_prefixes(subject)
-    if looks_like_liaison(bare_subject, own_text, filenames):
+    reply = is_reply(mail) or bool(mail.in_reply_to)
+    if looks_like_liaison(bare_subject, own_text, filenames, reply=reply):
         return Classification(KIND_LIAISON, False, ("联络员信息表",))
     return Classification(KIND_REPORT, False, ())

@@ -18,7 +18,7 @@ import io
 import re
 import unicodedata
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -86,6 +86,24 @@ class MatchResult:
 # Roster index
 
 _COUNTY_PREFIX = re.compile(r"^(?:湘潭县|湘潭市|县|市)")
+# The jurisdiction a roster name itself starts with (县林业局, 市生态环境局县分局); 市场 is no 市.
+_NAME_JURISDICTION = re.compile(r"^(?:湘潭县|湘潭市|县|市(?!场))")
+# The county's own place name, and characters people type for its look-alikes (湘谭县).
+_COUNTY_PLACE = "湘潭"
+_LOOKALIKES = str.maketrans({"谭": "潭", "覃": "潭", "譚": "潭"})
+# Words that stand before a bare 县 without making a place name of it (我县, 全县, 会同县司法局,
+# 联合县水利局, 射埠镇、县水利局): after these, 县 is this county.
+_BEFORE_BARE_COUNTY = (
+    "我", "全", "本", "该", "各", "在", "由", "与", "和", "及", "同", "向", "对", "至", "到",
+    "给", "经", "请", "并", "为", "将", "被", "即", "是", "的", "了", "代", "赴", "去", "来",
+    "从", "等", "合", "助", "邀", "加", "陪", "织", "导", "手", "市", "省", "局", "办", "队",
+    "司", "社", "委", "府", "、", "年", "月", "日", "号", "份", "度", "期", "周", "天", "前",
+    "后", "中", "内", "外", "上", "下", "里", "间", "次", "际", "时", "致", "送", "发", "知",
+    "醒", "促", "报", "抄", "持", "办", "表", "括", "如", "谢", "复", "到", "自", "头",
+)  # fmt: skip
+# Particles that cannot end or start a place name written before 市/区 (关于湘潭市, 在岳塘区).
+_NOT_PLACE = "于在由与和及的、了是向对给经请为将被即我本该各从年月日号份"
+_PLACE_CHAR = re.compile(r"[\u4e00-\u9fff]")
 _ORG_SUFFIX = re.compile(r"(?:人民政府|党政办公室|党政办|办公室|政府)$")
 # Unit-type suffixes, longest first; 委 (committee, the older name of many bureaus) counts as 局.
 _TYPE_SUFFIXES = (
@@ -148,6 +166,7 @@ class MatcherIndex:
     stems: dict[str, list[_Stem]]  # first character -> department stems
     distinctive: dict[str, str]  # 4-character window -> unit
     distinctive_pattern: re.Pattern[str] | None
+    prefixed: dict[str, str] = field(default_factory=dict)  # full-name form -> its jurisdiction
 
 
 def _split_suffix(name: str) -> tuple[str, str] | None:
@@ -196,6 +215,13 @@ def _build_index(units: Sequence[UnitRef]) -> MatcherIndex:
         for form in _name_forms(unit):
             owners.setdefault(form, set()).add(unit.name)
     forms = {f: next(iter(u)) for f, u in owners.items() if len(u) == 1}
+    prefixed: dict[str, str] = {}
+    for unit in units:
+        for raw in (unit.name, *unit.aliases):
+            name = re.sub(r"[(（].*?[)）]", "", normalize(raw).replace(" ", ""))
+            found = _NAME_JURISDICTION.match(name)
+            if found and name in forms:
+                prefixed[name] = found.group()
 
     stems: dict[str, list[_Stem]] = {}
     windows: dict[str, set[str]] = {}
@@ -234,6 +260,7 @@ def _build_index(units: Sequence[UnitRef]) -> MatcherIndex:
         stems=stems,
         distinctive=distinctive,
         distinctive_pattern=alternation(distinctive),
+        prefixed=prefixed,
     )
 
 
@@ -248,6 +275,9 @@ class _Hit:
     end: int
     how: float  # _HOW_EXACT, _HOW_ABBR or _HOW_STEM
     written: str
+    # The mention with the other jurisdiction written before it (湘潭市林业局, 株洲县林业局):
+    # it names a body of that jurisdiction, not the unit. Empty for a mention of this county.
+    outside: str = ""
 
 
 def _is_subsequence(short: str, long: str) -> bool:
@@ -294,8 +324,57 @@ def find_units(text: str, index: MatcherIndex) -> list[_Hit]:
             if free(m.start(), m.end()):
                 unit = index.distinctive[m.group()]
                 hits.append(_Hit(unit, m.start(), m.end(), _HOW_STEM, m.group()))
+    hits = [_mark_outside(text, h, index) for h in hits]
     hits.sort(key=lambda h: h.start)
     return hits
+
+
+def _place_before(text: str, end: int) -> str:
+    """The two-character place name ending at `end` (湘潭, 湘乡, 岳塘), or "" when the text
+    before is not one (start of text, punctuation, 我/全/联合 ...)."""
+    before = text[max(0, end - 2) : end]
+    if len(before) < 2 or not all(_PLACE_CHAR.match(ch) for ch in before):
+        return ""
+    if before.endswith(_BEFORE_BARE_COUNTY):
+        return ""
+    return before
+
+
+def _place_name(before: str) -> str:
+    """The place name in the (up to three) characters before 市/区, for the clerk to read."""
+    for i in range(len(before) - 1, -1, -1):  # the name starts after the last non-place char
+        if not _PLACE_CHAR.match(before[i]) or before[i] in _NOT_PLACE:
+            before = before[i + 1 :]
+            break
+    return "" if before.endswith(tuple(_NOT_PLACE)) else before
+
+
+def _is_this_county(place: str) -> bool:
+    return place.translate(_LOOKALIKES) == _COUNTY_PLACE
+
+
+def _mark_outside(text: str, hit: _Hit, index: MatcherIndex) -> _Hit:
+    """Mark a mention written right after another jurisdiction: 湘潭市林业局, 岳塘区市场监督管理局,
+    韶山市人社局, 市林业局 (the roster writes 县), 株洲县林业局. The roster's own names that carry
+    a jurisdiction (湘潭县林业局, 市生态环境局县分局) and mentions that name this county themselves
+    (湘潭市生态环境局湘潭县分局) stay this county's."""
+    own = index.prefixed.get(hit.written, "") if hit.how == _HOW_EXACT else ""
+    if own in ("湘潭县", "湘潭市", "市"):
+        return hit
+    if own == "县":  # 县林业局: which 县?
+        place = _place_before(text, hit.start)
+        if place and not _is_this_county(place):
+            return replace(hit, outside=place + hit.written)
+        return hit
+    mark = text[hit.start - 1] if hit.start > 0 else ""
+    if mark in ("市", "区") and "县" not in hit.written:
+        place = _place_name(text[max(0, hit.start - 4) : hit.start - 1])
+        return replace(hit, outside=place + mark + hit.written)
+    if mark == "县":
+        place = _place_before(text, hit.start - 1)
+        if place and not _is_this_county(place):
+            return replace(hit, outside=place + mark + hit.written)
+    return hit
 
 
 # ---------------------------------------------------------------------------------------------
@@ -615,20 +694,43 @@ _JOINT = re.compile(r"联合|共同|联办|携手|一起|一同|联动|合办")
 _REPORT_WORDS = re.compile(r"主题日|活动|政务公开|图片|照片|简报|信息报送")
 _ACTIVITY_TEXT = re.compile(r"开展|举办|举行|组织了|召开|宣传活动|活动现场")
 _SELF_WORDS = ("我局", "我镇", "我乡", "我社", "我办", "我大队", "我公司", "我单位")
+# Other documents units send the same office (yearly report, half-year summary, work plan ...):
+# not a theme-day report unless it says so.
+_OTHER_DOCUMENT = re.compile(
+    r"年度报告|年报|年度总结|工作总结|半年总结|上半年|下半年|季度|工作要点|工作计划|工作方案|"
+    r"实施方案|自查报告|自查|整改|述职|考核|年鉴"
+)
+_THEME_DAY = re.compile(r"主题日|活动|分会")
 _DATE_PREFIX = re.compile(r"[\s0-9年月日号,，、.:：上下午]*")
+
+
+@dataclass(frozen=True)
+class _Outside:
+    """A unit's name written after another jurisdiction (湘潭市林业局): a different body."""
+
+    unit: str
+    written: str  # with the jurisdiction
+    score: float
+    county_too: bool  # the same text also names the unit as this county's
 
 
 class _Collector:
     def __init__(self, index: MatcherIndex) -> None:
         self.index = index
         self.units: dict[str, _Evidence] = {}
+        self.outside: list[_Outside] = []
 
     def unit(self, name: str) -> _Evidence:
         return self.units.setdefault(name, _Evidence())
 
     def scan(self, text: str, weight: float, label: str) -> list[str]:
         found = []
-        for hit in find_units(text, self.index):
+        hits = find_units(text, self.index)
+        for hit in hits:
+            if hit.outside:
+                county_too = any(h.unit == hit.unit and not h.outside for h in hits)
+                self.outside.append(_Outside(hit.unit, hit.outside, weight * hit.how, county_too))
+                continue
             how = {_HOW_EXACT: "", _HOW_ABBR: "（简称）", _HOW_STEM: "（字号）"}[hit.how]
             self.unit(hit.unit).add(weight * hit.how, f"{label}的单位名：{hit.written}{how}")
             if hit.unit not in found:
@@ -641,11 +743,29 @@ class _Collector:
             self.unit(unit).add(weight, f"{label}已登记：{address}")
 
 
+def _outside_reason(outside: Sequence[_Outside], senders: Sequence[str]) -> str:
+    """The reason to give for names of other jurisdictions' bodies, or "" when they do not matter:
+    with no sender found, any of them; with senders, one in a strong place that names a sender's
+    kind of body (湘潭市林业局 beside 县林业局) without naming this county's one beside it."""
+    if senders:
+        found = [
+            o for o in outside if o.score >= _STRONG and o.unit in senders and not o.county_too
+        ]
+    else:
+        found = sorted(outside, key=lambda o: -o.score)
+    if not found:
+        return ""
+    written = "、".join(dict.fromkeys(o.written for o in found))
+    return f"单位名前为其他行政区划：{written}（非本县单位）"
+
+
 def _units_named_together(places: _Places, names: Sequence[str], index: MatcherIndex) -> bool:
     """Whether all `names` are named in one place (subject, attachment, lead): a joint report."""
     wanted = set(names)
     texts = [places.subject, places.forward_subject, places.lead, *places.attachments]
-    return any(wanted <= {h.unit for h in find_units(t, index)} for t in texts if t)
+    return any(
+        wanted <= {h.unit for h in find_units(t, index) if not h.outside} for t in texts if t
+    )
 
 
 def match(
@@ -711,19 +831,34 @@ class _Matcher:
                 )
             self.reasons.extend(self.classification.reasons)
             return self._review(
-                KIND_OTHER, tuple(senders), None, "疑似广告邮件，但提到了单位，请人工确认"
+                KIND_OTHER, tuple(senders), None, "疑似广告或钓鱼邮件，但提到了单位，请人工确认"
             )
 
         missing = kind == KIND_REPORT and not self._has_report_content()
         if missing and not _REPORT_WORDS.search(self.places.subject + self.places.body):
             kind = KIND_OTHER
+        outside = _outside_reason(collector.outside, senders)
         if not senders:
+            if outside:
+                self.reasons.append(outside)
             if body_only:
                 named = "、".join(body_only)
                 return self._review(
                     kind, (), None, f"仅在正文中提到单位：{named}，无法确定发件单位"
                 )
+            if outside:
+                return self._review(
+                    kind, (), None, "不是本县名单中的单位，请人工确认是否与本县有关"
+                )
+            self._suggest_close_names()
             return self._review(kind, (), None, "未找到单位名，也无已登记的发件地址")
+        if outside:
+            evidence = [collector.units[u] for u in senders]
+            for e in evidence:
+                self.reasons.extend(r for r in e.reasons if r not in self.reasons)
+            return self._review(
+                kind, tuple(senders), None, outside + "，与其他位置的单位名不一致，请人工确认"
+            )
 
         evidence = [collector.units[u] for u in senders]
         unit_conf = min(e.score for e in evidence)
@@ -754,6 +889,14 @@ class _Matcher:
                 kind, tuple(senders), None, "像是活动报告，但没有附件也没有活动描述，可能漏发附件"
             )
 
+        other_document = self._other_document()
+        if other_document:
+            return self._review(
+                KIND_OTHER,
+                tuple(senders),
+                None,
+                f"邮件是“{other_document}”类文件，不是主题日活动报告，请人工确认",
+            )
         period, period_conf, problem = self._period(senders)
         if problem:
             return self._review(kind, tuple(senders), period, problem)
@@ -796,12 +939,37 @@ class _Matcher:
         """The body starts with the unit as the sentence's subject ("8月18日，湘潭县白石镇在……")
         and speaks of itself in the unit's own terms (我镇 for a township, 我局 for a bureau)."""
         lead = self.places.lead
-        hits = [h for h in find_units(lead, self.index) if h.unit == unit]
+        hits = [h for h in find_units(lead, self.index) if h.unit == unit and not h.outside]
         if not hits or not _DATE_PREFIX.fullmatch(lead[: hits[0].start]):
             return False
         name = self.index.by_name[unit].name
         own_words = [w for w in _SELF_WORDS if name.endswith(w[1:]) or w == "我单位"]
         return any(w in self.places.body for w in own_words)
+
+    def _suggest_close_names(self) -> None:
+        """A township name in the subject with one character wrong (石谭镇 for 石潭镇): say which
+        units it may be; never match it."""
+        subject = self.places.subject
+        close: dict[str, list[str]] = {}
+        for unit in self.index.units:
+            if unit.kind != "township":
+                continue
+            name = normalize(unit.name)
+            size = len(name)
+            if size < 3:
+                continue
+            for i in range(len(subject) - size + 1):
+                window = subject[i : i + size]
+                if window[-1] != name[-1] or not _CJK.match(window) or window in self.index.forms:
+                    continue
+                if sum(a != b for a, b in zip(window, name, strict=True)) == 1:
+                    close.setdefault(window, []).append(unit.name)
+        for window, names in close.items():
+            alike = [n for n in names if window.translate(_LOOKALIKES) == n.translate(_LOOKALIKES)]
+            names = alike or names
+            self.reasons.append(
+                f"主题中的“{window}”与名单中的单位名相近，可能是：{'、'.join(names)}"
+            )
 
     def _order(self, names: list[str]) -> list[str]:
         order = {u.name: i for i, u in enumerate(self.index.units)}
@@ -830,6 +998,31 @@ class _Matcher:
             return True
         # No file: the body itself must tell what was done (我局于5月16日开展……).
         return len(p.body) >= 20 and bool(_ACTIVITY_TEXT.search(p.body))
+
+    def _other_document(self) -> str:
+        """The kind of another document the subject or a file name says it is (年度报告 ...),
+        when neither speaks of the theme-day activity; "" otherwise."""
+        p = self.places
+        texts = [p.subject, p.forward_subject, *p.attachments]
+        if any(_THEME_DAY.search(t) for t in texts):
+            return ""
+        for text in texts:
+            found = _OTHER_DOCUMENT.search(text)
+            if found:
+                return found.group()
+        return ""
+
+    def _about_theme_day(self) -> bool:
+        """Whether the mail speaks of the theme-day activity anywhere (subject, body, file names),
+        or carries what such a report is made of: photos, or a cloud link to them."""
+        p = self.places
+        if any(
+            _THEME_DAY.search(t) for t in (p.subject, p.forward_subject, p.body, *p.attachments)
+        ):
+            return True
+        if any(a.content_type.startswith("image/") for a in self.mail.attachments):
+            return True
+        return "超大附件" in p.body or bool(find_cloud_links(self.mail.text, self.mail.html))
 
     # -- period -------------------------------------------------------------------------------
 
@@ -868,6 +1061,8 @@ class _Matcher:
             return period, 0.95 if label != "正文" else 0.9, None
 
         received = f"{self.received.year:04d}-{self.received.month:02d}"
+        if not self._about_theme_day():
+            return None, 0.0, "未写月份，邮件也未提到主题日活动，不按排期推断，请人工确认"
         due = [m for m in schedule if 0 <= _months_between(m, received) <= 2]
         if due and all(due[-1] in self.index.by_name[s].months for s in senders):
             period = due[-1]

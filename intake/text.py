@@ -116,7 +116,8 @@ _QUOTE_START = re.compile(
     r"|begin forwarded message:?"
     r"|在\s*.{0,60}写道\s*[:：]"
     r"|on\s.{0,80}wrote\s*:"
-    r"|(?:发件人|寄件者|寄件人|from)\s*[:：].*\n\s*(?:发送时间|发送日期|日期|时间|寄件日期|sent|date|to|收件人)\s*[:：]"
+    r"|(?:发件人|寄件者|寄件人|from)\s*[:：].*\n\s*"
+    r"(?:发送时间|发送日期|日期|时间|寄件日期|sent|date|to|收件人|收件者|抄送|cc|主题|主旨|subject)\s*[:：]"
     r")",
     re.IGNORECASE | re.MULTILINE,
 )
