@@ -476,10 +476,11 @@ def _command_name() -> str:
 
 
 def _register_commands() -> None:
-    from tracker import cli_mail, cli_staff
+    from tracker import cli_mail, cli_service, cli_staff
 
     cli_staff.register(main)
     cli_mail.register(main)
+    cli_service.register(main)
 
 
 _register_commands()

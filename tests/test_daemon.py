@@ -1,0 +1,197 @@
+"""`report-intake run` as a real process against real Dovecot and aiosmtpd: records mail,
+takes it in within seconds over IDLE, recovers from a cut connection, talks to systemd,
+stops on SIGTERM with status 0; the unit file's hardening score; logging masks secrets."""
+
+from __future__ import annotations
+
+import io
+import logging
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.dovecot import DovecotMailbox
+from tests.service_helpers import (
+    NotifyListener,
+    Service,
+    messages_json,
+    report_mail,
+    service_config,
+    wait_for,
+)
+from tests.smtp_server import SmtpServer, smtp_factory_fixture, smtp_server_fixture  # noqa: F401
+from tracker.jobs import backoff_delay
+from tracker.logs import JournalFormatter, SecretFilter, setup_service_logging
+from tracker.sdnotify import Notifier
+
+ROOT = Path(__file__).resolve().parent.parent
+UNIT = ROOT / "deploy" / "systemd" / "report-intake.service"
+
+
+def subjects(config: Path) -> list[str]:
+    return [m["subject"] for m in messages_json(config)]
+
+
+def test_run_records_mail_over_idle_recovers_and_stops_on_sigterm(
+    tmp_path: Path, dovecot: DovecotMailbox, smtp_server: SmtpServer
+) -> None:
+    dovecot.append(report_mail("县林业局5月政务公开主题日活动", seed=1))
+    # a long poll interval: mail appended later can only come in quickly through IDLE
+    config = service_config(
+        tmp_path, dovecot, smtp_server.port, schedule="poll_interval = 3600\noutbox_interval = 5"
+    )
+    notify = NotifyListener()
+    svc = Service(config, tmp_path, env={"NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "4000000"})
+    try:
+        wait_for(lambda: notify.seen("READY", "1"), 20, "READY=1")
+        # the mail that was waiting is taken in by the first poll
+        wait_for(lambda: "县林业局5月政务公开主题日活动" in subjects(config), 20, "first mail")
+        wait_for(lambda: "IDLE connection" in svc.log() or "IMAP IDLE" in svc.log(), 10, "IDLE")
+        # a mail arriving while it runs: in within seconds (IDLE), not after an hour
+        dovecot.append(report_mail("排头乡5月主题日活动报送", "ptx.xtx@example.com", seed=2))
+        wait_for(lambda: "排头乡5月主题日活动报送" in subjects(config), 10, "mail over IDLE")
+        # the receipt for the matched report goes out through the outbox
+        wait_for(lambda: len(smtp_server.received) >= 1, 15, "a receipt on the SMTP server")
+        # cut every connection under it; the next mail still comes in
+        dovecot.kick()
+        dovecot.append(report_mail("河口镇5月主题日活动", "hkz.xtx@example.com", seed=3))
+        wait_for(lambda: "河口镇5月主题日活动" in subjects(config), 20, "mail after kick")
+        # systemd saw a status line and watchdog pings
+        wait_for(lambda: notify.seen("WATCHDOG", "1"), 10, "WATCHDOG=1")
+        statuses = [m["STATUS"] for m in notify.drain() if "STATUS" in m]
+        assert any(s.startswith("last poll ") and " new, " in s for s in statuses), statuses
+        code, took = svc.terminate()
+        assert code == 0, svc.log()
+        assert took < 10
+        assert notify.seen("STOPPING", "1")
+        log = svc.log()
+        assert dovecot.password not in log
+        assert "Traceback" not in log, log
+        assert len(subjects(config)) == 3  # each recorded once
+    finally:
+        svc.stop()
+        notify.close()
+
+
+def test_run_keeps_going_when_imap_is_down_and_stops_cleanly(
+    tmp_path: Path, dovecot: DovecotMailbox
+) -> None:
+    config = service_config(tmp_path, dovecot, None, password="wrong-password-123")
+    svc = Service(config, tmp_path)
+    try:
+        wait_for(lambda: "poll failed" in svc.log(), 20, "a poll failure line")
+        assert svc.proc.poll() is None  # still running, not crash-looping
+        code, took = svc.terminate()
+        assert code == 0 and took < 10
+        log = svc.log()
+        failures = [line for line in log.splitlines() if "poll failed" in line]
+        assert len(failures) == 1  # one line, then it backs off (next try after the interval)
+        assert "next attempt in" in failures[0] and "login" in failures[0]
+        assert "wrong-password-123" not in log
+        assert "Traceback" not in log
+    finally:
+        svc.stop()
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    assert [backoff_delay(n, 60) for n in (1, 2, 3, 4)] == [60, 120, 240, 480]
+    assert backoff_delay(20, 60) == 1800
+    assert backoff_delay(1, 3600) == 3600  # never sooner than the job's own interval
+
+
+# --- systemd notify and logging ------------------------------------------------------------
+
+
+def test_notifier_sends_datagrams_and_reads_the_watchdog() -> None:
+    listener = NotifyListener()
+    try:
+        n = Notifier({"NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "30000000"})
+        assert n.watchdog_seconds == 15
+        assert n.ready("last poll 09:05, 3 new, 2 in review")
+        assert n.watchdog()
+        assert n.stopping()
+        got = listener.drain()
+        assert got[0]["READY"] == "1" and got[0]["STATUS"] == "last poll 09:05, 3 new, 2 in review"
+        assert got[1] == {"WATCHDOG": "1"}
+        assert got[2]["STOPPING"] == "1"
+    finally:
+        listener.close()
+    assert not Notifier({}).send(READY="1")  # outside systemd: nothing, no error
+    assert Notifier({"WATCHDOG_USEC": "1000", "WATCHDOG_PID": "1"}).watchdog_seconds is None
+
+
+def test_log_lines_never_carry_the_secrets() -> None:
+    stream = io.StringIO()
+    handler = setup_service_logging("INFO", ["s3cret-AUTHCODE", "smtp-code-42"], stream=stream)
+    try:
+        log = logging.getLogger("tracker.test")
+        log.warning("login as %s with %s refused", "xtxgov@126.com", "s3cret-AUTHCODE")
+        try:
+            raise RuntimeError("smtp said no to smtp-code-42")
+        except RuntimeError:
+            log.exception("sending failed")
+        log.info("nothing secret here")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    out = stream.getvalue()
+    assert "s3cret-AUTHCODE" not in out and "smtp-code-42" not in out
+    assert out.count("***") == 3  # message, exception line in the traceback, and its text
+    assert "login as xtxgov@126.com with *** refused" in out
+    assert "nothing secret here" in out
+
+
+def test_secret_filter_ignores_trivially_short_secrets() -> None:
+    f = SecretFilter(["", "ab", "longer-secret"])
+    assert f.secrets == ["longer-secret"]
+    assert f.mask("x longer-secret y") == "x *** y"
+
+
+def test_journal_lines_have_a_priority_prefix_and_no_time() -> None:
+    stream = io.StringIO()
+    handler = setup_service_logging("DEBUG", [], stream=stream, journal=True)
+    try:
+        logging.getLogger("tracker.x").warning("imap down")
+        logging.getLogger("tracker.x").info("recorded 1")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert stream.getvalue().splitlines() == ["<4>tracker.x: imap down", "<6>tracker.x: recorded 1"]
+    assert isinstance(handler.formatter, JournalFormatter)
+
+
+# --- the unit file ---------------------------------------------------------------------
+
+
+def test_unit_file_scores_2_or_better_in_systemd_analyze_security() -> None:
+    tool = shutil.which("systemd-analyze")
+    if tool is None:
+        pytest.skip("systemd-analyze is not installed (apt-get install systemd)")
+    result = subprocess.run(
+        [tool, "security", "--offline=true", "--no-pager", str(UNIT)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    out = result.stdout + result.stderr
+    line = next((x for x in out.splitlines() if "Overall exposure level" in x), None)
+    assert line is not None, out
+    score = float(line.split("Overall exposure level for", 1)[1].split(":", 1)[1].split()[0])
+    assert score <= 2.0, out
+
+
+def test_unit_file_has_the_service_essentials() -> None:
+    text = UNIT.read_text()
+    for needle in (
+        "Type=notify",
+        "WatchdogSec=",
+        "Restart=on-failure",
+        "StateDirectory=report-intake",
+        "ConfigurationDirectory=report-intake",
+        "LogsDirectory=report-intake",
+        "LoadCredential=imap-password:/etc/report-intake/imap-password",
+        "LoadCredential=smtp-password:/etc/report-intake/smtp-password",
+        "ExecStart=",
+        "StartLimitBurst=",
+    ):
+        assert needle in text, needle
