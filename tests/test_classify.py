@@ -34,6 +34,16 @@ IGNORED = [
     ("newsletter_unsubscribe", mail("会员周刊", html="<p>促销活动</p><a>退订</a>"), "广告"),
     ("ack_shoudao", mail("回复：通知", text="收到", in_reply_to="<n@126.com>"), "收到"),
     ("ack_haode", mail("Re: 通知", text="好的，谢谢！"), "收到"),
+    # mail providers' own system mail, and account-security phishing
+    ("netease_service", mail("邮箱空间即将不足", from_addr="mail@service.netease.com"), "系统自动"),
+    ("netease_subdomain", mail("安全提醒", from_addr="safe@mail.netease.com"), "系统自动"),
+    ("qq_system_account", mail("您的中转文件将于3天后删除", from_addr="10000@qq.com"), "10000@qq.com"),
+    ("no_reply", mail("账单通知", from_addr="no-reply@example.com"), "系统自动"),
+    ("donotreply", mail("通知", from_addr="donotreply@example.cn"), "系统自动"),
+    ("phishing_frozen", mail("您的邮箱帐号已被冻结，请重新验证", from_addr="admin@mailbox-safe.top"), "钓鱼"),
+    ("phishing_full", mail("紧急：邮箱容量已满，点击升级", from_addr="it@example.cn"), "钓鱼"),
+    # a reply to the liaison request that only acknowledges it, with the request quoted
+    ("ack_liaison_request", mail("答复: 联络员信息表", text="收到，谢谢。\n\n发件人: xtxgov@126.com\n主题: 联络员信息表\n请于4月12日前报送联络员信息表。"), "收到"),
 ]  # fmt: skip
 
 
@@ -88,3 +98,56 @@ def test_it_sends_a_question_to_staff() -> None:
     result = classify(mail("请问主题日材料要盖章吗？"), OWN)
     assert (result.kind, result.ignored) == ("other", False)
     assert "询问" in result.reasons[0]
+
+
+@pytest.mark.parametrize(
+    "m",
+    [
+        mail(
+            "县林业局5月主题日", from_addr="1000123456@qq.com", attachments=(attachment("1.jpg"),)
+        ),
+        mail(
+            "县林业局5月主题日",
+            from_addr="service@xtlyj.gov.cn",
+            attachments=(attachment("1.jpg"),),
+        ),
+        mail("县林业局账号与密码保密宣传主题日活动", attachments=(attachment("1.jpg"),)),
+    ],
+    ids=["qq_number_of_a_person", "service_mailbox_of_a_unit", "campaign_about_accounts"],
+)
+def test_it_keeps_unit_mail_that_only_looks_like_system_mail(m) -> None:
+    result = classify(m, OWN)
+    assert (result.kind, result.ignored) == ("report", False), result.reasons
+
+
+def test_it_ignores_phishing_like_spam_so_a_named_unit_can_bring_it_back() -> None:
+    result = classify(mail("邮箱账号异常，请立即验证"), OWN)
+    assert (result.ignored, result.spam) == (True, True)
+
+
+@pytest.mark.parametrize(
+    ("m", "kind"),
+    [
+        (
+            mail("回复：联络员信息表", text="已于上周报送，请查看。", in_reply_to="<n@126.com>"),
+            "report",
+        ),
+        (mail("Re: 联络员信息表", text="联络员：李强\n职务：科员\n手机：13912345678"), "liaison"),
+        (mail("回复：联络员信息表", text="我局联络员李强，手机：13912345678"), "liaison"),
+        (
+            mail(
+                "回复：联络员信息表",
+                attachments=(attachment("联络员信息表.xlsx", "application/vnd.ms-excel"),),
+            ),
+            "liaison",
+        ),
+    ],
+    ids=[
+        "reply_without_form",
+        "reply_with_fields",
+        "reply_with_name_and_mobile",
+        "reply_with_file",
+    ],
+)
+def test_it_wants_the_form_itself_in_a_reply_about_the_liaison_form(m, kind: str) -> None:
+    assert classify(m, OWN).kind == kind

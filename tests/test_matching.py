@@ -15,6 +15,7 @@ from tests.matching_mail import OWN, at, attachment, load_units, mail
 
 UNITS = load_units()
 PHOTO = (attachment("现场.jpg"),)
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,63 @@ CASES = [
     Case("no_inference_outside_schedule", mail("县信访局主题日活动", attachments=PHOTO), "2023-05-10", "report", "review", ("县信访局",), None, "未写月份"),
     Case("circled_numbers_make_no_month", mail("射埠镇主题日", text="①悬挂横幅②发放资料", attachments=PHOTO),
          "2023-11-22", "report", "matched", ("射埠镇",), "2023-11", "按排期推断"),
+    # 3b. only theme-day mail is dated by the schedule; other documents go to staff
+    Case("annual_report_is_not_a_theme_day_report", mail("县民政局2023年政府信息公开工作年度报告", attachments=(attachment("年度报告.docx", DOCX),)),
+         "2024-01-12", "other", "review", ("县民政局",), None, "年度报告"),
+    Case("half_year_summary", mail("县司法局上半年政务公开工作总结", attachments=(attachment("总结.pdf", "application/pdf"),)),
+         "2023-09-20", "other", "review", ("县司法局",), None, "不是主题日活动报告"),
+    Case("self_inspection_in_file_name", mail("县水利局材料", attachments=(attachment("县水利局政务公开自查报告.pdf", "application/pdf"),)),
+         "2023-11-20", "other", "review", ("县水利局",), None, "自查报告"),
+    Case("no_month_and_no_theme_day_no_inference", mail("县交通局材料报送", attachments=(attachment("材料.pdf", "application/pdf"),)),
+         "2023-10-24", "report", "review", ("县交通局",), None, "未提到主题日活动"),
+    Case("theme_day_summary_is_still_a_report", mail("易俗河镇主题日活动总结", attachments=PHOTO),
+         "2023-12-20", "report", "matched", ("易俗河镇",), "2023-12", "按排期推断"),
+    Case("photos_alone_are_dated_by_the_schedule", mail("IMG_0815", from_addr="sjj.xtx@example.com", attachments=PHOTO),
+         "2023-08-21", "report", "matched", ("县审计局",), "2023-08", "按排期推断"),
+    # 3c. another jurisdiction's body is not the county's unit
+    Case("city_bureau", mail("湘潭市交通运输局10月主题日活动", attachments=PHOTO),
+         "2023-10-20", "report", "review", (), None, "单位名前为其他行政区划：湘潭市交通运输局"),
+    Case("bare_city_prefix", mail("市审计局8月政务公开主题日", attachments=PHOTO),
+         "2023-08-20", "report", "review", (), None, "市审计局"),
+    Case("district_bureau", mail("雨湖区民政局6月主题日活动", attachments=PHOTO),
+         "2023-06-20", "report", "review", (), None, "雨湖区民政局"),
+    Case("other_county_bureau", mail("株洲县公安局9月主题日活动", attachments=PHOTO),
+         "2023-09-20", "report", "review", (), None, "株洲县公安局"),
+    Case("county_level_city_short_name", mail("韶山市教育局7月主题日", attachments=PHOTO),
+         "2023-07-20", "report", "review", (), None, "韶山市教育局"),
+    Case("city_prefix_in_signature_only", mail("5月主题日活动", text="我局于5月16日开展活动。\n\n湘潭市林业局\n2023年5月18日", attachments=PHOTO),
+         "2023-05-18", "report", "review", (), None, "湘潭市林业局"),
+    Case("city_name_against_a_bare_display_name", mail("湘潭市水利局11月主题日活动", from_name="水利局", attachments=PHOTO),
+         "2023-11-20", "report", "review", ("县水利局",), None, "与其他位置的单位名不一致"),
+    Case("city_name_against_a_known_address", mail("湘潭市卫生健康委6月主题日", from_addr="wjj.xtx@example.com", attachments=PHOTO),
+         "2023-06-20", "report", "review", ("县卫健局",), None, "湘潭市卫生健康委"),
+    Case("county_and_city_bureaus_together", mail("湘潭县林业局与湘潭市林业局联合开展5月主题日活动", attachments=PHOTO),
+         "2023-05-20", "report", "matched", ("县林业局",), "2023-05"),
+    Case("city_bureau_as_a_partner", mail("县公安局联合湘潭市司法局开展9月主题日活动", attachments=PHOTO),
+         "2023-09-20", "report", "matched", ("县公安局",), "2023-09"),
+    Case("city_bureau_in_passing_in_the_body", mail("县林业局5月主题日", text="湘潭市林业局领导到场指导。", attachments=PHOTO),
+         "2023-05-20", "report", "matched", ("县林业局",), "2023-05"),
+    Case("county_prefix_typed_with_a_lookalike", mail("湘谭县财政局8月主题日", attachments=PHOTO),
+         "2023-08-20", "report", "matched", ("县财政局",), "2023-08"),
+    Case("the_city_bureaus_county_branch", mail("湘潭市生态环境局湘潭县分局4月主题日", attachments=PHOTO),
+         "2023-04-20", "report", "matched", ("市生态环境局县分局",), "2023-04"),
+    Case("the_city_bureau_itself", mail("湘潭市生态环境局4月主题日", attachments=PHOTO),
+         "2023-04-20", "report", "review", (), None, "湘潭市生态环境局"),
+    Case("county_units_after_verbs", mail("会同县司法局开展9月主题日", from_name="县公安局", attachments=PHOTO),
+         "2023-09-20", "report", "review", ("县公安局", "县司法局"), None, "无法确定发件单位"),
+    # 3d. a township name one character off is only a hint for staff
+    Case("township_typo_is_a_hint", mail("花右镇10月主题日活动", attachments=PHOTO),
+         "2023-10-20", "report", "review", (), None, "可能是：花石镇"),
+    Case("township_lookalike_typo", mail("石谭镇6月主题日活动", attachments=PHOTO),
+         "2023-06-20", "report", "review", (), None, "可能是：石潭镇"),
     # 4. confidence
+    Case("phishing_naming_a_unit_goes_to_review", mail("县林业局邮箱账号异常，请立即验证"), "2023-05-18",
+         "other", "review", ("县林业局",), None, "钓鱼"),
+    Case("provider_notice", mail("文件中转站：文件即将过期", from_addr="10000@qq.com", text="您的文件即将过期"),
+         "2023-05-18", "other", "ignored", (), None, "10000@qq.com"),
+    Case("ack_to_the_liaison_request", mail("答复: 联络员信息表", from_name="县交通局",
+                                            text="好的，收到。\n\n发件人: xtxgov@126.com\n主题: 联络员信息表\n请报送联络员信息表。"),
+         "2023-04-10", "other", "ignored", (), None, "收到"),
     Case("question_goes_to_review", mail("县信访局咨询", from_addr="xfj.xtx@example.com", text="活动可否推迟至11月？"),
          "2023-10-09", "other", "review", ("县信访局",), None, "询问"),
 ]  # fmt: skip
@@ -219,7 +276,6 @@ def _docx() -> bytes:
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 @pytest.mark.parametrize(

@@ -61,6 +61,9 @@ def test_it_strips_html() -> None:
         "在 2023年5月20日 10:00，xtxgov<xtxgov@126.com> 写道：",
         "On Mon, May 20, 2023 at 10:00 AM xtxgov wrote:",
         "发件人: xtxgov@126.com\n发送时间: 2023年5月20日",
+        "发件人: xtxgov@126.com\n主题: 联络员信息表",
+        "From: xtxgov@126.com\nSubject: 主题日活动提醒",
+        "发件人: xtxgov@126.com\n抄送: 县林业局",
         "---- Replied Message ----",
     ],
 )
