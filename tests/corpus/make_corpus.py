@@ -1849,6 +1849,171 @@ def cases() -> list[Mail]:
             attachments=photos("h6", 2),
         )
     )
+
+    # --- I. not this county's unit, not a theme-day report, not a person --------------------------
+    add(
+        Mail(
+            "i01-city-bureau-gbk.eml",
+            (R, V, (), None),
+            Header("湘潭市水利局11月份政务公开主题日活动开展情况", "gb2312"),
+            "2023-11-16 09:40",
+            "2233445566@qq.com",
+            Header("湘潭市水利局办公室", "gb2312"),
+            text="11月15日，我局在市民之家门前开展政务公开主题日活动，解读防汛抗旱政策。\n\n"
+            "湘潭市水利局\n2023年11月16日",
+            charset="gb2312",
+            attachments=photos("市水利", 2),
+        )
+    )
+    add(
+        Mail(
+            "i02-district-bureau-bare-display-name.eml",
+            (R, V, ("县卫健局",), None),
+            "雨湖区卫健局6月主题日活动图片",
+            "2023-06-21 15:05",
+            "yhwjj2023@163.com",
+            "卫健局",
+            text="图片见附件。",
+            attachments=photos("yh", 3),
+        )
+    )
+    add(
+        Mail(
+            "i03-bare-city-prefix-in-file-name.eml",
+            (R, V, (), None),
+            "主题日活动照片",
+            "2023-04-20 10:10",
+            "6677889900@qq.com",
+            "",
+            text="见附件",
+            attachments=photos("市住建局主题日活动", 2, "raw", "gb2312"),
+        )
+    )
+    add(
+        Mail(
+            "i04-other-county-bureau.eml",
+            (R, V, (), None),
+            "衡山县司法局九月份政务公开主题日活动",
+            "2023-09-22 16:30",
+            "hssfj@126.com",
+            "衡山县司法局",
+            text="9月20日，我局开展了政务公开主题日活动，现将图片报送。",
+            attachments=photos("hs", 2),
+        )
+    )
+    add(
+        Mail(
+            "i05-city-bureau-county-branch-big5.eml",
+            (R, M, ("市生态环境局县分局",), "2023-04"),
+            Header("湘潭市生態環境局湘潭縣分局政務公開主題日活動（4月）", "big5"),
+            "2023-04-24 11:20",
+            "xtxhbj@163.com",
+            "",
+            text="4月21日，我分局在縣城廣場開展政務公開主題日活動。",
+            charset="big5",
+            attachments=photos("hb", 2),
+        )
+    )
+    add(
+        Mail(
+            "i06-county-and-city-bureaus-joint.eml",
+            (R, M, ("县林业局",), "2023-05"),
+            "县林业局与市林业局联合开展5月主题日活动",
+            "2023-05-19 17:00",
+            "xtlyj@163.com",
+            "",
+            text="5月18日，县林业局与市林业局在易俗河镇联合开展政务公开主题日活动。",
+            attachments=photos("lh", 2),
+        )
+    )
+    add(
+        Mail(
+            "i07-annual-report-in-january.eml",
+            (OT, V, ("县发改局",), None),
+            "县发改局2023年政务信息公开工作年度报告",
+            "2024-01-16 10:00",
+            "fgj.xtx@example.com",
+            "",
+            text="县政务公开办：附件为我局年度报告，请审阅。",
+            attachments=[
+                Att(
+                    "县发改局2023年度报告.docx",
+                    report_docx(["湘潭县发展和改革局2023年政务信息公开工作年度报告"]),
+                    DOCX,
+                )
+            ],
+        )
+    )
+    add(
+        Mail(
+            "i08-work-plan-no-month.eml",
+            (OT, V, ("县教育局",), None),
+            "县教育局政务公开工作要点",
+            "2023-07-05 09:00",
+            "xtjyj@126.com",
+            "",
+            text="请查收。",
+            attachments=[Att("工作要点.docx", report_docx(["县教育局政务公开工作要点"]), DOCX)],
+        )
+    )
+    add(
+        Mail(
+            "i09-ack-to-liaison-request.eml",
+            (OT, IG, (), None),
+            "回复：关于报送联络员信息表的通知",
+            "2023-04-07 08:45",
+            "xtybj@163.com",
+            "县医保局",
+            text="收到，马上填报。\n\n发件人：xtxgov@126.com\n主题：关于报送联络员信息表的通知\n"
+            "请参加集中活动的单位于4月12日前报送联络员信息表（附件5）。",
+            in_reply_to="<notice.0404@126.com>",
+        )
+    )
+    add(
+        Mail(
+            "i10-netease-login-notice.eml",
+            (OT, IG, (), None),
+            "网易邮箱安全提醒：检测到新设备登录",
+            "2023-06-02 22:10",
+            "safe@service.netease.com",
+            "网易邮箱",
+            html="<p>您的邮箱于2023-06-02 22:09在新设备上登录。如非本人操作，请及时修改密码。</p>",
+        )
+    )
+    add(
+        Mail(
+            "i11-qq-transfer-station-expiry.eml",
+            (OT, IG, (), None),
+            "文件中转站：您有2个文件将在3天后过期",
+            "2023-08-28 07:30",
+            "10000@qq.com",
+            "QQ邮箱团队",
+            html="<p>您中转站中的文件“主题日活动视频.mp4”将于3天后过期，请及时续期。</p>",
+        )
+    )
+    add(
+        Mail(
+            "i12-account-phishing.eml",
+            (OT, IG, (), None),
+            "系统管理员：您的邮箱帐号存在异常，须在24小时内重新验证",
+            "2023-10-11 03:15",
+            "admin@mail-check.top",
+            "邮件系统管理员",
+            text="您的邮箱帐号存在异常登录，请点击以下链接重新验证，否则将被停用：http://mail-check.top/v",
+        )
+    )
+    add(
+        Mail(
+            "i13-township-name-one-character-off.eml",
+            (R, V, (), None),
+            "茶思寺镇10月政务公开主题日活动",
+            "2023-10-25 14:00",
+            "1122334455@qq.com",
+            "",
+            text="见附件。",
+            attachments=photos("cs", 2),
+        )
+    )
     return c
 
 
