@@ -1,6 +1,7 @@
 """First sorting of a mail: what it is before anyone asks which unit sent it.
 
-Auto-replies, bounces, mailing lists and newsletters, the office's own mail, plain spam and
+Auto-replies, bounces, mailing lists and newsletters, the office's own mail, the mail
+providers' system notices (quota, file-transfer expiry), account phishing, plain spam and
 bare acknowledgements ("收到") are ignored; liaison forms (annex 5) are recognised; the rest
 is a candidate report for the matcher. Reasons are simplified Chinese, for clerks.
 """

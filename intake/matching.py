@@ -7,9 +7,12 @@ in passing, so units only in the body count little. Names are found as written i
 (canonical name and aliases, with the county prefix dropped), as abbreviations officialdom
 uses without listing them (县市场监管局 for 湘潭县市场监督管理局: the short stem's characters
 occur in order in the long one, with the same kind of unit suffix), and by distinctive
-stems (昆仑燃气). The period is read from the subject, attachment names and body, else
-inferred from the unit's schedule and the received date. A confident answer is given only
-when nothing disagrees; everything else goes to review, with reasons a clerk can read.
+stems (昆仑燃气). A name written right after another jurisdiction (湘潭市林业局, 岳塘区…, 市林业局
+where the roster writes 县, 株洲县…) names that jurisdiction's body and never counts for the
+county's unit. The period is read from the subject, attachment names and body, else inferred
+from the unit's schedule and the received date, but only for mail about the theme day; other
+documents (年度报告, 工作要点 …) go to review. A confident answer is given only when nothing
+disagrees; everything else goes to review, with reasons a clerk can read.
 """
 
 from __future__ import annotations
