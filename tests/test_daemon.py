@@ -8,11 +8,17 @@ import io
 import logging
 import shutil
 import subprocess
+import time
+from datetime import timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 
+from intake.idle import IdleWatcher
+from intake.mailbox import ImapSettings
 from tests.dovecot import DovecotMailbox
+from tests.netease_imap import NeteaseImapServer
 from tests.service_helpers import (
     NotifyListener,
     Service,
@@ -21,9 +27,17 @@ from tests.service_helpers import (
     service_config,
     wait_for,
 )
-from tests.smtp_server import SmtpServer, smtp_factory_fixture, smtp_server_fixture  # noqa: F401
+from tests.smtp_server import (  # noqa: F401
+    SmtpServer,
+    free_port,
+    smtp_factory_fixture,
+    smtp_server_fixture,
+)
+from tracker.app import App
+from tracker.daemon import Daemon
 from tracker.jobs import backoff_delay
 from tracker.logs import JournalFormatter, SecretFilter, setup_service_logging
+from tracker.outbox import enqueue
 from tracker.sdnotify import Notifier
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -195,3 +209,113 @@ def test_unit_file_has_the_service_essentials() -> None:
         "StartLimitBurst=",
     ):
         assert needle in text, needle
+
+
+# --- IDLE in-process ---------------------------------------------------------------------
+
+
+def test_idle_watcher_falls_back_silently_where_the_server_has_no_idle(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    calls: list[int] = []
+    with NeteaseImapServer() as server:
+        settings = ImapSettings(
+            host=server.host,
+            port=server.port,
+            security="none",
+            username=server.user,
+            password=server.password,
+        )
+        watcher = IdleWatcher(settings, lambda: calls.append(1))
+        with caplog.at_level(logging.INFO, logger="intake.idle"):
+            watcher.start()
+            wait_for(lambda: not watcher.running, 5, "the watcher to give up on IDLE")
+        assert watcher.supported is False
+        assert calls == []
+        assert server.id_fields  # logged in like ImapSource: ID before SELECT
+        assert "IDLE" not in server.commands
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_idle_watcher_wakes_on_new_mail_across_reissues(dovecot: DovecotMailbox) -> None:
+    calls: list[float] = []
+    settings = ImapSettings(
+        host=dovecot.host,
+        port=dovecot.port,
+        security="none",
+        username=dovecot.user,
+        password=dovecot.password,
+    )
+    watcher = IdleWatcher(settings, lambda: calls.append(1), reissue_after=1.0, tick=0.1)
+    watcher.start()
+    try:
+        wait_for(watcher.connected.is_set, 5, "IDLE")
+        assert calls == [1]  # a fresh connection wakes the poller once
+        time.sleep(1.5)  # at least one DONE/IDLE re-issue
+        assert calls == [1]  # re-issuing is not news
+        dovecot.append(report_mail("县林业局5月主题日", seed=5))
+        wait_for(lambda: len(calls) >= 2, 5, "a wake-up for the new mail")
+        assert watcher.supported is True
+    finally:
+        watcher.stop()
+    assert not watcher.running
+    idle_sessions = [c for c in dovecot.commands() if "IDLE" in c]
+    assert idle_sessions and idle_sessions[0].count("IDLE") >= 2
+    assert "ID" in idle_sessions[0] and idle_sessions[0].index("ID") < idle_sessions[0].index(
+        "SELECT"
+    )
+
+
+# --- a poisoned job pushes its own next attempt forward ------------------------------------
+
+
+def test_a_failing_job_is_retried_later_not_in_a_loop(
+    tmp_path: Path, dovecot: DovecotMailbox
+) -> None:
+    config = service_config(
+        tmp_path,
+        dovecot,
+        free_port(),  # nobody listens: SMTP is down
+        schedule="outbox_interval = 60\npoll_interval = 120",
+    )
+    app = App.from_path(config)
+    daemon = Daemon(app, notifier=Notifier({}))
+    daemon.schedule()
+
+    def queue(key: str) -> None:
+        with app.db.session() as s:
+            enqueue(
+                s,
+                key=key,
+                kind="alert",
+                recipients=["clerk@xtx.gov.cn"],
+                message=_mail(),
+                now=daemon._now(),
+            )
+
+    queue("test:1")
+    before = daemon._now()
+    assert daemon.run_job("outbox") is False  # no exception escapes
+    job = daemon.scheduler.get_job("outbox")
+    first = job.next_run_time - before
+    assert timedelta(seconds=55) <= first <= timedelta(seconds=65)
+    queue("test:2")  # (test:1 waits for its own retry time in the outbox)
+    daemon.run_job("outbox")
+    second = daemon.scheduler.get_job("outbox").next_run_time - daemon._now()
+    assert timedelta(seconds=115) <= second <= timedelta(seconds=125)  # doubled
+    health = daemon.status.jobs["outbox"]
+    assert health.failures == 2 and "cannot connect" in (health.last_error or "")
+    assert "outbox failing x2" in daemon.status.line()
+    # the poll job works and says so in the status line
+    assert daemon.run_job("poll") is False
+    assert daemon.status.line().startswith("last poll ")
+    app.close()
+
+
+def _mail() -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = "xtxgov@126.com"
+    msg["To"] = "clerk@xtx.gov.cn"
+    msg["Subject"] = "test"
+    msg.set_content("test")
+    return msg
