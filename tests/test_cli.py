@@ -296,3 +296,26 @@ def test_a_wrong_imap_password_is_one_clear_line(dovecot: DovecotMailbox, tmp_pa
     assert code != 0
     assert err.startswith("report-intake: error: ") and len(err.strip().splitlines()) == 1
     assert "wrong-code" not in err and "Traceback" not in err
+
+
+def test_processes_starting_at_once_on_a_new_database_all_succeed(
+    tmp_path: Path, database_url: str
+) -> None:
+    import subprocess
+    import sys
+
+    shutil.copyfile(ROSTER, tmp_path / "roster.toml")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[mailbox]\ntype = "maildir"\npath = "Maildir"\n[database]\nurl = "{database_url}"\n'
+        '[roster]\nfile = "roster.toml"\n'
+    )
+    cmd = [sys.executable, "-c", "from tracker.cli import main; main()", "--config", str(config)]
+    procs = [
+        subprocess.Popen([*cmd, "status", "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err.decode()
+        assert len(json.loads(out)) == 47

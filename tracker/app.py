@@ -11,7 +11,7 @@ from intake.mailbox import ImapSettings, ImapSource, MaildirSource, MailSource
 from intake.store import AttachmentStore
 from tracker.clock import Clock
 from tracker.config import Config, load_config
-from tracker.db import Database, open_database
+from tracker.db import Database, open_database, retrying
 from tracker.recording import OnRecorded, Recorder
 from tracker.roster import Roster, load_roster
 from tracker.slots import sync_roster
@@ -36,8 +36,12 @@ class App:
     @cached_property
     def db(self) -> Database:
         db = open_database(self.config.database_url)
-        with db.session() as s:
-            sync_roster(s, self.roster)
+
+        def sync() -> None:
+            with db.session() as s:
+                sync_roster(s, self.roster)
+
+        retrying(sync)  # a concurrent first start may have created the same rows
         return db
 
     @cached_property

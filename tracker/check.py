@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from intake.mailbox import ImapSource, MailboxError, MaildirSource
 from tracker.app import make_source
 from tracker.config import Config, ConfigError, find_config_path, load_config
-from tracker.db import DatabaseError, _safe_url, current_revision, head_revision, open_database
+from tracker.db import DatabaseError, current_revision, head_revision, open_database, safe_url
 from tracker.mailer import SmtpMailer, TransportError
 from tracker.roster import RosterError, load_roster
 
@@ -77,7 +77,7 @@ def check_roster(config: Config) -> Step:
 
 
 def check_database(config: Config) -> Step:
-    where = _safe_url(config.database_url)
+    where = safe_url(config.database_url)
     try:
         db = open_database(config.database_url, migrate=False)
     except DatabaseError as exc:

@@ -34,7 +34,7 @@ from intake.idle import REISSUE_AFTER, IdleWatcher
 from intake.mailbox import ImapSource
 from tracker.app import App, make_source
 from tracker.clock import Clock
-from tracker.db import _safe_url
+from tracker.db import safe_url
 from tracker.jobs import JobFailed, Jobs, Status, backoff_delay
 from tracker.sdnotify import Notifier
 
@@ -267,7 +267,7 @@ class Daemon:
             make_source(c).key,
             c.schedule.poll_interval,
             " (IMAP IDLE when offered)" if c.schedule.idle and c.mailbox.type == "imap" else "",
-            _safe_url(c.database_url),
+            safe_url(c.database_url),
         )
         self.schedule()
         self.scheduler.start()

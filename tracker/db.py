@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
+
+T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -79,21 +82,42 @@ def head_revision() -> str | None:
 
 
 def open_database(url: str, *, migrate: bool = True) -> Database:
-    """Open (and by default migrate to the newest schema) the database at `url`."""
+    """Open (and by default migrate to the newest schema) the database at `url`.
+
+    Two processes starting at once on a new database (the service and a staff command)
+    may both try to migrate; the loser waits a moment and finds the schema in place.
+    """
     try:
         engine = make_engine(url)
         if migrate:
-            with engine.begin() as conn:
-                cfg = alembic_config(engine)
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
-    except OperationalError as exc:
+            retrying(lambda: _upgrade(engine))
+    except (OperationalError, ProgrammingError, IntegrityError) as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise DatabaseError(f"database {_safe_url(url)}: {reason}") from None
+        raise DatabaseError(f"database {safe_url(url)}: {reason}") from None
     return Database(engine)
 
 
-def _safe_url(url: str) -> str:
+def _upgrade(engine: Engine) -> None:
+    with engine.begin() as conn:
+        cfg = alembic_config(engine)
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def retrying(step: Callable[[], T], attempts: int = 4) -> T:
+    """Run a start-up step (migration, roster sync), retrying when a concurrent first
+    start got there first."""
+    for attempt in range(attempts):
+        try:
+            return step()
+        except (OperationalError, ProgrammingError, IntegrityError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.3 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def safe_url(url: str) -> str:
     """The URL without its password, for messages."""
     from sqlalchemy.engine import make_url
 
