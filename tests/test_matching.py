@@ -133,6 +133,8 @@ CASES = [
          "2023-06-20", "report", "review", ("县卫健局",), None, "湘潭市卫生健康委"),
     Case("county_and_city_bureaus_together", mail("湘潭县林业局与湘潭市林业局联合开展5月主题日活动", attachments=PHOTO),
          "2023-05-20", "report", "matched", ("县林业局",), "2023-05"),
+    Case("official_letter_opening_with_guanyu", mail("关于县审计局8月份政务公开主题日活动开展情况的报告", attachments=PHOTO),
+         "2023-08-20", "report", "matched", ("县审计局",), "2023-08"),
     Case("city_bureau_as_a_partner", mail("县公安局联合湘潭市司法局开展9月主题日活动", attachments=PHOTO),
          "2023-09-20", "report", "matched", ("县公安局",), "2023-09"),
     Case("city_bureau_in_passing_in_the_body", mail("县林业局5月主题日", text="湘潭市林业局领导到场指导。", attachments=PHOTO),
