@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from intake.matching import MatchResult, UnitRef, build_index, match  # noqa: E402
 from intake.parsing import ParsedMail, parse_message  # noqa: E402
+from tracker.roster import load_roster  # noqa: E402
 
 OWN_ADDRESSES = ("xtxgov@126.com",)
 
@@ -52,18 +53,7 @@ class Row:
 
 
 def load_units(path: Path) -> tuple[UnitRef, ...]:
-    with path.open("rb") as f:
-        data = tomllib.load(f)
-    return tuple(
-        UnitRef(
-            name=u["name"],
-            kind=u["kind"],
-            aliases=tuple(u.get("aliases", ())),
-            emails=tuple(u.get("emails", ())),
-            months=tuple(u.get("months", ())),
-        )
-        for u in data["unit"]
-    )
+    return load_roster(path).unit_refs()
 
 
 def received_at(mail: ParsedMail) -> datetime:

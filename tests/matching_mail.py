@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import tomllib
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from intake.matching import UnitRef
 from intake.parsing import MailAttachment, ParsedMail
+from tracker.roster import load_roster
 
 ROOT = Path(__file__).resolve().parent.parent
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -17,18 +17,7 @@ OWN = ("xtxgov@126.com",)
 
 def load_units(path: Path = ROOT / "examples" / "roster.toml") -> tuple[UnitRef, ...]:
     """The roster as the tracker hands it to the matcher."""
-    with path.open("rb") as f:
-        data = tomllib.load(f)
-    return tuple(
-        UnitRef(
-            name=u["name"],
-            kind=u["kind"],
-            aliases=tuple(u.get("aliases", ())),
-            emails=tuple(u.get("emails", ())),
-            months=tuple(u.get("months", ())),
-        )
-        for u in data["unit"]
-    )
+    return load_roster(path).unit_refs()
 
 
 def at(day: str) -> datetime:

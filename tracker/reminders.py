@@ -27,6 +27,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+import chinese_calendar
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -97,10 +98,8 @@ def stages(config: RemindersConfig) -> list[Stage]:
 def is_working_day(day: date) -> bool:
     """Official working day in mainland China (holidays and swapped weekends included)."""
     try:
-        import chinese_calendar
-
         return bool(chinese_calendar.is_workday(day))
-    except (NotImplementedError, ImportError):  # a year the calendar does not know yet
+    except NotImplementedError:  # chinese_calendar has no data for that year yet
         return day.weekday() < 5
 
 
