@@ -29,7 +29,6 @@ sys.path.insert(0, str(ROOT))
 
 from tracker.config import load_config  # noqa: E402
 from tracker.db import open_database  # noqa: E402
-from tracker.digest import html_for_file, make_digest  # noqa: E402
 from tracker.models import (  # noqa: E402
     Attachment,
     Message,
@@ -39,6 +38,7 @@ from tracker.models import (  # noqa: E402
     Unit,
     UnitAddress,
 )
+from tracker.outgoing.digest import html_for_file, make_digest  # noqa: E402
 from tracker.roster import load_roster  # noqa: E402
 from tracker.slots import sync_roster  # noqa: E402
 

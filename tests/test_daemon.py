@@ -40,7 +40,7 @@ from tracker.app import App
 from tracker.daemon import Daemon
 from tracker.jobs import backoff_delay
 from tracker.logs import JournalFormatter, SecretFilter, setup_service_logging
-from tracker.outbox import enqueue
+from tracker.outgoing.outbox import enqueue
 from tracker.sdnotify import Notifier
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,9 +8,9 @@ from pathlib import Path
 from tests.mail_helpers import DIGEST_TO, at, jpeg_bytes, make_env, record_report
 from tests.smtp_server import SmtpServer, smtp_factory_fixture, smtp_server_fixture  # noqa: F401
 from tracker.clock import SHANGHAI, FixedClock
-from tracker.digest import send_digest
-from tracker.mailer import SmtpMailer
-from tracker.reminders import send_reminders
+from tracker.outgoing.digest import send_digest
+from tracker.outgoing.mailer import SmtpMailer
+from tracker.outgoing.reminders import send_reminders
 
 MAY_UNITS = {
     "河口镇": "hkz.xtx@example.com",

@@ -20,10 +20,10 @@ from tests.smtp_server import (  # noqa: F401
 )
 from tracker.clock import SHANGHAI, FixedClock
 from tracker.config import SmtpConfig
-from tracker.emails import Rendered, build_message
-from tracker.mailer import SmtpMailer, TransportError
 from tracker.models import Outbox
-from tracker.outbox import _claim, backoff, deliver_pending, enqueue, list_outbox
+from tracker.outgoing.emails import Rendered, build_message
+from tracker.outgoing.mailer import SmtpMailer, TransportError
+from tracker.outgoing.outbox import _claim, backoff, deliver_pending, enqueue, list_outbox
 
 
 def clock_at(day: date = date(2023, 5, 22), hh: int = 9) -> FixedClock:
@@ -249,7 +249,7 @@ def test_permanent_refusal_fails_at_once(tmp_path: Path, smtp_server: SmtpServer
 def test_reminder_cancelled_when_the_report_arrives_first(
     tmp_path: Path, smtp_server: SmtpServer
 ) -> None:
-    from tracker.reminders import queue_reminders
+    from tracker.outgoing.reminders import queue_reminders
 
     env = make_env(tmp_path, smtp_server.port)
     clock = clock_at()

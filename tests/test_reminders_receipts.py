@@ -12,12 +12,18 @@ from tests.mail_helpers import at, make_env, record_report
 from tests.smtp_server import SmtpServer, smtp_factory_fixture, smtp_server_fixture  # noqa: F401
 from tracker.clock import SHANGHAI, FixedClock
 from tracker.config import RemindersConfig
-from tracker.emails import Rendered, build_message, reminder_message
-from tracker.mailer import SmtpMailer
 from tracker.models import Message, Outbox, Slot, Unit, UnitAddress
-from tracker.outbox import deliver_pending
-from tracker.receipts import queue_receipt
-from tracker.reminders import current_stage, plan_reminders, send_reminders, stage_day, stages
+from tracker.outgoing.emails import Rendered, build_message, reminder_message
+from tracker.outgoing.mailer import SmtpMailer
+from tracker.outgoing.outbox import deliver_pending
+from tracker.outgoing.receipts import queue_receipt
+from tracker.outgoing.reminders import (
+    current_stage,
+    plan_reminders,
+    send_reminders,
+    stage_day,
+    stages,
+)
 
 
 def clock_on(day: date, hh: int = 9) -> FixedClock:
@@ -276,7 +282,7 @@ def test_no_header_injection(tmp_path: Path, smtp_server: SmtpServer) -> None:
         headers={"In-Reply-To": "<x@y>\r\nBcc: evil@attacker.example"},
     )
     with env.db.session() as s:
-        from tracker.outbox import enqueue
+        from tracker.outgoing.outbox import enqueue
 
         enqueue(
             s, key="t", kind="test", recipients=["a@example.com"], message=built, now=at(2023, 5, 1)
@@ -300,7 +306,7 @@ def test_from_name_is_encoded(tmp_path: Path, smtp_server: SmtpServer) -> None:
 
 
 def test_alert_mails_render(tmp_path: Path, smtp_server: SmtpServer) -> None:
-    from tracker.emails import alert_message
+    from tracker.outgoing.emails import alert_message
 
     env = make_env(tmp_path, smtp_server.port)
     ctx = {

@@ -16,9 +16,9 @@ from tests.smtp_server import SmtpServer, smtp_factory_fixture, smtp_server_fixt
 from tracker.app import App
 from tracker.clock import SHANGHAI, Clock, FixedClock
 from tracker.jobs import JobFailed, Jobs
-from tracker.mailer import SmtpMailer
 from tracker.models import Outbox, ServiceState
-from tracker.outbox import deliver_pending
+from tracker.outgoing.mailer import SmtpMailer
+from tracker.outgoing.outbox import deliver_pending
 from tracker.watch import POLL_STATE, Watch
 
 

@@ -20,7 +20,7 @@ from intake.mailbox import ImapSource, MailboxError, MaildirSource
 from tracker.app import make_source
 from tracker.config import Config, ConfigError, find_config_path, load_config
 from tracker.db import DatabaseError, current_revision, head_revision, open_database, safe_url
-from tracker.mailer import SmtpMailer, TransportError
+from tracker.outgoing.mailer import SmtpMailer, TransportError
 from tracker.roster import RosterError, load_roster
 
 

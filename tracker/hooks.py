@@ -18,7 +18,7 @@ def receipt_hook(app: App, clock: Clock | None = None) -> OnRecorded | None:
     """Queue a receipt for every matched report, when receipts and SMTP are configured."""
     if not (app.config.receipts.enabled and app.config.smtp.configured):
         return None
-    from tracker.receipts import queue_receipt
+    from tracker.outgoing.receipts import queue_receipt
 
     use = clock or app.clock()
     campaign = app.roster.campaign

@@ -149,7 +149,7 @@ class Jobs:
         config = self.app.config
         if not config.smtp.configured:
             return False
-        from tracker.outbox import deliver_now
+        from tracker.outgoing.outbox import deliver_now
 
         report = deliver_now(self.app.db, config.smtp, self.clock)
         if report.sent:
@@ -163,7 +163,7 @@ class Jobs:
         config = self.app.config
         if not (config.smtp.configured and config.reminders.enabled):
             return False
-        from tracker.reminders import send_reminders
+        from tracker.outgoing.reminders import send_reminders
 
         # SMTP trouble is the outbox job's to report and retry: queued rows wait there
         report = send_reminders(self.app.db, self.app.roster, config, self.clock)
@@ -174,7 +174,7 @@ class Jobs:
         config = self.app.config
         if not (config.smtp.configured and (config.digest.recipients or config.staff)):
             return False
-        from tracker.digest import send_digest
+        from tracker.outgoing.digest import send_digest
 
         report = send_digest(self.app.db, config, self.app.roster, self.clock)
         return bool(report.queued)

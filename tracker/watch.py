@@ -29,9 +29,15 @@ from sqlalchemy.orm import Session
 from tracker.clock import Clock
 from tracker.config import Config
 from tracker.db import Database
-from tracker.emails import Rendered, alert_message, base_context, build_message, period_label
 from tracker.models import Message, ServiceState
-from tracker.outbox import enqueue
+from tracker.outgoing.emails import (
+    Rendered,
+    alert_message,
+    base_context,
+    build_message,
+    period_label,
+)
+from tracker.outgoing.outbox import enqueue
 from tracker.roster import Roster
 from tracker.slots import period_start
 

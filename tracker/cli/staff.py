@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from tracker.cli import AS_OF, PERIOD, _messages_query, fail, message_json, open_app
+from tracker.cli.common import AS_OF, PERIOD, _messages_query, fail, message_json, open_app
 from tracker.models import Message
 from tracker.staff import StaffError, assign, excuse, ignore, rematch
 

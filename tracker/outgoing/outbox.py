@@ -32,8 +32,8 @@ from sqlalchemy.orm import Session
 from tracker.clock import Clock
 from tracker.config import SmtpConfig
 from tracker.db import Database
-from tracker.mailer import SmtpMailer, TransportError
 from tracker.models import Message, Outbox, Submission
+from tracker.outgoing.mailer import SmtpMailer, TransportError
 
 log = logging.getLogger(__name__)
 

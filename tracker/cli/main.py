@@ -1,131 +1,31 @@
-"""The `report-intake` command line (click + rich)."""
+"""The `report-intake` command group and its intake commands (poll, messages, status,
+match, demo); the other commands register themselves from their own modules."""
 
 from __future__ import annotations
 
 import json
-import logging
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
-from intake.mailbox import MailboxError
-from tracker.app import App
-from tracker.config import ConfigError, find_config_path
-from tracker.db import DatabaseError
-from tracker.roster import RosterError, period_of
-
-STATE_LABELS = {
-    "upcoming": "未到期",
-    "open": "进行中",
-    "received": "已报送",
-    "late": "逾期报送",
-    "missing": "未报送",
-    "excused": "已免报",
-}
-STATE_STYLES = {
-    "upcoming": "dim",
-    "open": "cyan",
-    "received": "green",
-    "late": "yellow",
-    "missing": "bold red",
-    "excused": "magenta",
-}
-
-KNOWN_ERRORS: tuple[type[Exception], ...] = (
-    ConfigError,
-    RosterError,
-    DatabaseError,
-    MailboxError,
+from tracker.cli.common import (
+    AS_OF,
+    PERIOD,
+    STATE_LABELS,
+    STATE_STYLES,
+    _messages_query,
+    _setup_logging,
+    clear_errors,
+    fail,
+    message_json,
+    open_app,
 )
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    click.echo(f"report-intake: error: {message}", err=True)
-    sys.exit(code)
-
-
-@contextmanager
-def clear_errors() -> Iterator[None]:
-    """Known failures become one line on stderr and a non-zero exit, never a traceback."""
-    try:
-        yield
-    except KNOWN_ERRORS as exc:
-        fail(str(exc) or type(exc).__name__)
-
-
-def open_app(ctx: click.Context) -> App:
-    obj = ctx.ensure_object(dict)
-    if "app" not in obj:
-        with clear_errors():
-            path = find_config_path(obj.get("config_path"))
-            app = App.from_path(path)
-            _setup_logging(app.config.log_level, obj.get("verbose", False))
-            app.roster  # noqa: B018  (validate the roster at the edge)
-            app.db  # noqa: B018
-        obj["app"] = app
-        ctx.call_on_close(app.close)
-    app_obj: App = obj["app"]
-    return app_obj
-
-
-def _setup_logging(level: str, verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else getattr(logging, level),
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    if not verbose:
-        for noisy in ("alembic", "apscheduler", "mailparser"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def parse_as_of(value: str | None, app: App) -> date:
-    if value is None:
-        return app.clock().today()
-    return value_as_date(value)
-
-
-def value_as_date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        fail(f"--as-of: {value!r} is not a date YYYY-MM-DD")
-
-
-class AsOf(click.ParamType):
-    name = "YYYY-MM-DD"
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> date:
-        if isinstance(value, date):
-            return value
-        try:
-            return date.fromisoformat(str(value))
-        except ValueError:
-            self.fail(f"{value!r} is not a date YYYY-MM-DD", param, ctx)
-
-
-class Period(click.ParamType):
-    name = "YYYY-MM"
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> str:
-        try:
-            period_of(str(value))
-        except ValueError:
-            self.fail(f"{value!r} is not a period YYYY-MM", param, ctx)
-        return str(value)
-
-
-AS_OF = AsOf()
-PERIOD = Period()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -177,7 +77,7 @@ def poll(ctx: click.Context, once: bool) -> None:
         line += "; UIDVALIDITY changed, mailbox rescanned"
     console.print(line, markup=False, highlight=False)
     if app.config.smtp.configured and app.config.receipts.enabled:
-        from tracker.outbox import deliver_now
+        from tracker.outgoing.outbox import deliver_now
 
         sent = deliver_now(app.db, app.config.smtp, app.clock(), kinds=("receipt",))
         if sent.sent or sent.errors:
@@ -189,37 +89,6 @@ def poll(ctx: click.Context, once: bool) -> None:
 
 
 # --- messages -----------------------------------------------------------------------------
-
-
-def message_json(msg: Any) -> dict[str, Any]:
-    return {
-        "id": msg.id,
-        "message_id": msg.message_id,
-        "from": msg.from_addr,
-        "subject": msg.subject,
-        "received_at": msg.received_at.isoformat(),
-        "kind": msg.kind,
-        "decision": msg.decision,
-        "units": [mu.unit.name for mu in msg.units],
-        "period": msg.period,
-        "attachments": sum(1 for a in msg.attachments if a.kind == "file"),
-        "links": sum(1 for a in msg.attachments if a.kind == "link"),
-        "reasons": list(msg.reasons or []),
-        "decided_by": msg.decided_by,
-    }
-
-
-def _messages_query() -> Any:
-    from tracker.models import Message, MessageUnit
-
-    return (
-        select(Message)
-        .options(
-            selectinload(Message.units).selectinload(MessageUnit.unit),
-            selectinload(Message.attachments),
-        )
-        .order_by(Message.id)
-    )
 
 
 @main.command()
@@ -476,11 +345,11 @@ def _command_name() -> str:
 
 
 def _register_commands() -> None:
-    from tracker import cli_mail, cli_service, cli_staff
+    from tracker.cli import mail, service, staff
 
-    cli_staff.register(main)
-    cli_mail.register(main)
-    cli_service.register(main)
+    staff.register(main)
+    mail.register(main)
+    service.register(main)
 
 
 _register_commands()

@@ -34,7 +34,7 @@ from jinja2 import (
 from tracker.config import Config
 from tracker.roster import period_of
 
-PACKAGED = Path(__file__).parent / "templates"
+PACKAGED = Path(__file__).parent.parent / "templates"
 EMAILS = (
     "receipt",
     "reminder_month_start",

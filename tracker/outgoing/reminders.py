@@ -34,9 +34,9 @@ from sqlalchemy.orm import Session, selectinload
 from tracker.clock import Clock
 from tracker.config import Config, RemindersConfig
 from tracker.db import Database
-from tracker.emails import base_context, recipients_of, reminder_message
 from tracker.models import Outbox, Slot, Unit
-from tracker.outbox import DeliveryReport, Mailer, deliver_now, enqueue
+from tracker.outgoing.emails import base_context, recipients_of, reminder_message
+from tracker.outgoing.outbox import DeliveryReport, Mailer, deliver_now, enqueue
 from tracker.roster import Roster
 from tracker.slots import period_start, slot_states
 

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from tracker.clock import Clock
 from tracker.config import Config
-from tracker.emails import one_line, period_label, receipt_message
 from tracker.models import Attachment, Message, MessageUnit, Outbox, Slot, Submission, Unit
-from tracker.outbox import enqueue
+from tracker.outgoing.emails import one_line, period_label, receipt_message
+from tracker.outgoing.outbox import enqueue
 from tracker.roster import Campaign, RosterError, load_roster
 
 log = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from tracker.cli import AS_OF, fail, open_app
-from tracker.outbox import DeliveryReport, deliver_now, list_outbox
+from tracker.cli.common import AS_OF, fail, open_app
+from tracker.outgoing.outbox import DeliveryReport, deliver_now, list_outbox
 
 if TYPE_CHECKING:
     from tracker.app import App
@@ -56,7 +56,7 @@ def _need_smtp(app: App) -> None:
 @click.pass_context
 def remind(ctx: click.Context, as_of: date | None, dry_run: bool) -> None:
     """Send today's reminders to the units whose report is missing."""
-    from tracker.reminders import send_reminders
+    from tracker.outgoing.reminders import send_reminders
 
     app = open_app(ctx)
     if not dry_run:
@@ -102,7 +102,7 @@ def digest(
     to: tuple[str, ...],
 ) -> None:
     """Build the weekly digest for staff and send it (once a week per recipient list)."""
-    from tracker.digest import send_digest
+    from tracker.outgoing.digest import send_digest
 
     app = open_app(ctx)
     config = app.config

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from tracker.cli import clear_errors, open_app
+from tracker.cli.common import clear_errors, open_app
 
 
 def register(main: click.Group) -> None:

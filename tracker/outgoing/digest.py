@@ -32,7 +32,8 @@ from sqlalchemy.orm import Session, selectinload
 from tracker.clock import Clock
 from tracker.config import Config
 from tracker.db import Database
-from tracker.emails import (
+from tracker.models import Message, MessageUnit, ServiceState, Submission, Unit
+from tracker.outgoing.emails import (
     InlineImage,
     base_context,
     date_label,
@@ -40,8 +41,7 @@ from tracker.emails import (
     period_label,
     size_label,
 )
-from tracker.models import Message, MessageUnit, ServiceState, Submission, Unit
-from tracker.outbox import DeliveryReport, Mailer, deliver_now, enqueue
+from tracker.outgoing.outbox import DeliveryReport, Mailer, deliver_now, enqueue
 from tracker.roster import Roster
 from tracker.slots import SlotStatus, slot_states
 

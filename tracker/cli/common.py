@@ -1,0 +1,155 @@
+"""Shared helpers of the command line: errors, the app, parameter types, message rows."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Any, NoReturn
+
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from intake.mailbox import MailboxError
+from tracker.app import App
+from tracker.config import ConfigError, find_config_path
+from tracker.db import DatabaseError
+from tracker.roster import RosterError, period_of
+
+STATE_LABELS = {
+    "upcoming": "未到期",
+    "open": "进行中",
+    "received": "已报送",
+    "late": "逾期报送",
+    "missing": "未报送",
+    "excused": "已免报",
+}
+STATE_STYLES = {
+    "upcoming": "dim",
+    "open": "cyan",
+    "received": "green",
+    "late": "yellow",
+    "missing": "bold red",
+    "excused": "magenta",
+}
+
+KNOWN_ERRORS: tuple[type[Exception], ...] = (
+    ConfigError,
+    RosterError,
+    DatabaseError,
+    MailboxError,
+)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    click.echo(f"report-intake: error: {message}", err=True)
+    sys.exit(code)
+
+
+@contextmanager
+def clear_errors() -> Iterator[None]:
+    """Known failures become one line on stderr and a non-zero exit, never a traceback."""
+    try:
+        yield
+    except KNOWN_ERRORS as exc:
+        fail(str(exc) or type(exc).__name__)
+
+
+def open_app(ctx: click.Context) -> App:
+    obj = ctx.ensure_object(dict)
+    if "app" not in obj:
+        with clear_errors():
+            path = find_config_path(obj.get("config_path"))
+            app = App.from_path(path)
+            _setup_logging(app.config.log_level, obj.get("verbose", False))
+            app.roster  # noqa: B018  (validate the roster at the edge)
+            app.db  # noqa: B018
+        obj["app"] = app
+        ctx.call_on_close(app.close)
+    app_obj: App = obj["app"]
+    return app_obj
+
+
+def _setup_logging(level: str, verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else getattr(logging, level),
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not verbose:
+        for noisy in ("alembic", "apscheduler", "mailparser"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def parse_as_of(value: str | None, app: App) -> date:
+    if value is None:
+        return app.clock().today()
+    return value_as_date(value)
+
+
+def value_as_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"--as-of: {value!r} is not a date YYYY-MM-DD")
+
+
+class AsOf(click.ParamType):
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> date:
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not a date YYYY-MM-DD", param, ctx)
+
+
+class Period(click.ParamType):
+    name = "YYYY-MM"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> str:
+        try:
+            period_of(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not a period YYYY-MM", param, ctx)
+        return str(value)
+
+
+AS_OF = AsOf()
+PERIOD = Period()
+
+
+def message_json(msg: Any) -> dict[str, Any]:
+    return {
+        "id": msg.id,
+        "message_id": msg.message_id,
+        "from": msg.from_addr,
+        "subject": msg.subject,
+        "received_at": msg.received_at.isoformat(),
+        "kind": msg.kind,
+        "decision": msg.decision,
+        "units": [mu.unit.name for mu in msg.units],
+        "period": msg.period,
+        "attachments": sum(1 for a in msg.attachments if a.kind == "file"),
+        "links": sum(1 for a in msg.attachments if a.kind == "link"),
+        "reasons": list(msg.reasons or []),
+        "decided_by": msg.decided_by,
+    }
+
+
+def _messages_query() -> Any:
+    from tracker.models import Message, MessageUnit
+
+    return (
+        select(Message)
+        .options(
+            selectinload(Message.units).selectinload(MessageUnit.unit),
+            selectinload(Message.attachments),
+        )
+        .order_by(Message.id)
+    )

@@ -1,0 +1,2 @@
+"""Outgoing mail: templates (emails), SMTP (mailer), the outbox, receipts, reminders and
+the weekly digest."""
