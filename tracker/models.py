@@ -134,6 +134,9 @@ class Message(Base):
     parse_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     marked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # What the report holds (intake.completeness); None when not assessed yet
+    photos: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    writeup: Mapped[str | None] = mapped_column(String(1000), nullable=True)
 
     units: Mapped[list[MessageUnit]] = relationship(
         back_populates="message", cascade="all, delete-orphan"
@@ -200,6 +203,11 @@ class Attachment(Base):
     provider: Mapped[str | None] = mapped_column(String(50), nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # A real photo of the event (not a logo or signature), its perceptual hash (dHash,
+    # 16 hex digits) and its EXIF capture date; None when not assessed or not a photo
+    photo: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    phash: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
+    taken_on: Mapped[date | None] = mapped_column(Date, nullable=True)
 
     message: Mapped[Message] = relationship(back_populates="attachments")
 

@@ -27,6 +27,7 @@ from intake.parsing import ParsedMail, UnparseableMail, parse_message
 from intake.store import AttachmentStore
 from tracker.clock import Clock
 from tracker.db import Database
+from tracker.evidence import assess_message
 from tracker.models import (
     Attachment,
     Checkpoint,
@@ -338,6 +339,7 @@ class Recorder:
             s.flush()
             if parsed is not None:
                 self._store_attachments(s, msg, parsed)
+                assess_message(s, msg, parsed)
             apply_match(s, msg, result, self.roster, now, parsed)
             self._advance(s, key, uidvalidity, fetched.uid)
             if self.on_recorded is not None:

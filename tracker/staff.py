@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.matching import MatchResult, UnitRef
+from tracker.evidence import assess_message
 from tracker.models import Message, Slot, Unit
 from tracker.recording import _learn_address, analyse, apply_match
 from tracker.roster import Roster, period_of
@@ -144,14 +145,20 @@ def rematch(
     kept = 0
     root = Path(str(storage_dir))
     for msg in s.scalars(q):
+        if not msg.raw_path:
+            kept += msg.decided_by == "staff"
+            continue
         if msg.decided_by == "staff":
             kept += 1
-            continue
-        if not msg.raw_path:
+            if msg.writeup is None:  # recorded before reports were assessed
+                raw = (root / msg.raw_path).read_bytes()
+                a = analyse(raw, units, received_at=msg.received_at, own_addresses=own_addresses)
+                assess_message(s, msg, a.parsed)
             continue
         raw = (root / msg.raw_path).read_bytes()
         before = _describe(msg)
         a = analyse(raw, units, received_at=msg.received_at, own_addresses=own_addresses)
+        assess_message(s, msg, a.parsed)
         apply_match(s, msg, a.result, roster, now, a.parsed)
         after = _describe(msg)
         if before != after:

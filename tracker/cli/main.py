@@ -141,12 +141,14 @@ def messages(ctx: click.Context, as_json: bool, decision: str | None) -> None:
 @click.pass_context
 def status(ctx: click.Context, period: str | None, as_of: date | None, as_json: bool) -> None:
     """One row per slot: unit, period, due date, state and the messages counted."""
+    from tracker.evidence import slot_completeness
     from tracker.slots import slot_states
 
     app = open_app(ctx)
     day = as_of or app.clock().today()
     with app.db.session() as s:
         rows = slot_states(s, as_of=day, tz=app.config.timezone, period=period)
+        held = slot_completeness(s, rows) if as_json else {}
     if as_json:
         click.echo(
             json.dumps(
@@ -160,6 +162,7 @@ def status(ctx: click.Context, period: str | None, as_of: date | None, as_json: 
                             {"id": sub.message_id, "received_at": sub.received_at.isoformat()}
                             for sub in r.submissions
                         ],
+                        **held[r.slot_id].as_json(),
                     }
                     for r in rows
                 ],

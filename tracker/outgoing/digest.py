@@ -309,9 +309,13 @@ def digest_context(
             .order_by(Message.received_at, Message.id)
         )
     )
+    from tracker.evidence import completeness_line, report_completeness
+
     reports, images = [], []
     for i, msg in enumerate(msgs, 1):
         entry, image = _report_entry(msg, config, i, due_by_slot, moment)
+        held = report_completeness(session, msg.id)
+        entry.update(complete=held.complete, materials=completeness_line(held))
         reports.append(entry)
         if image:
             images.append(image)

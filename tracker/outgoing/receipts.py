@@ -144,7 +144,14 @@ def receipt_context(
         for a in atts
         if a.kind == "link"
     ]
+    from tracker.evidence import report_completeness
+
+    held = report_completeness(session, msg.id)
     return {
+        "complete": held.complete,
+        "missing_text": held.missing_text,
+        "photos": held.photos,
+        "writeup": "邮件正文" if held.writeup == "正文" else held.writeup,
         "units": units or ["贵单位"],
         "period": period,
         "period_text": period_label(period),

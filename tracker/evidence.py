@@ -1,0 +1,228 @@
+"""What each report holds, stored at recording time: real photos, the write-up, and for
+every photo a perceptual hash and its EXIF capture date.
+
+`assess_message` runs in the recorder's transaction (and again on `rematch`);
+`message_completeness` and `slot_completeness` read the stored result for status, the
+digest, receipts and the workbook, in one query for any number of slots.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from PIL import Image
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from intake.completeness import (
+    WRITEUP_EXTENSIONS,
+    Completeness,
+    FileForCheck,
+    ImageFacts,
+    assess,
+    completeness,
+    is_real_photo,
+)
+from intake.parsing import ParsedMail
+from tracker.models import Attachment, Message
+from tracker.slots import SlotStatus
+
+log = logging.getLogger(__name__)
+
+HASH_SIDE = 8  # dHash: 9x8 grey pixels, 64 bits
+MAX_HASH_PIXELS = 64_000_000
+
+
+@dataclass(frozen=True)
+class PhotoFacts:
+    phash: str | None
+    taken_on: date | None
+
+
+def _facts(att: Attachment, inline: bool, content_id: str | None) -> ImageFacts:
+    return ImageFacts(
+        filename=att.filename or att.safe_name,
+        content_type=att.content_type,
+        size=att.size or 0,
+        width=att.width,
+        height=att.height,
+        decoded=bool(att.is_image and not att.error),
+        inline=inline,
+        content_id=content_id,
+    )
+
+
+def photo_facts(payload: bytes) -> PhotoFacts:
+    """dHash (16 hex digits) and EXIF capture date of an image; Nones when unreadable."""
+    from intake.store import _register_heif
+
+    _register_heif()
+    previous = Image.MAX_IMAGE_PIXELS
+    try:
+        Image.MAX_IMAGE_PIXELS = MAX_HASH_PIXELS
+        with Image.open(io.BytesIO(payload)) as im:
+            taken = _exif_date(im)
+            im.draft("L", (HASH_SIDE * 8, HASH_SIDE * 8))  # JPEG: decode at a small scale
+            grey = im.convert("L").resize((HASH_SIDE + 1, HASH_SIDE), Image.Resampling.LANCZOS)
+            px = list(grey.getdata())
+    except Exception as exc:  # untrusted bytes
+        log.info("photo not hashable: %s", exc)
+        return PhotoFacts(None, None)
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
+    bits = 0
+    w = HASH_SIDE + 1
+    for row in range(HASH_SIDE):
+        for col in range(HASH_SIDE):
+            bits = (bits << 1) | (1 if px[row * w + col] > px[row * w + col + 1] else 0)
+    return PhotoFacts(f"{bits:016x}", taken)
+
+
+def _exif_date(im: Image.Image) -> date | None:
+    try:
+        exif = im.getexif()
+        value = exif.get_ifd(0x8769).get(36867) or exif.get(306)  # DateTimeOriginal, DateTime
+    except Exception:
+        return None
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.strptime(value.strip()[:10], "%Y:%m:%d").date()
+    except ValueError:
+        return None
+
+
+def hamming(a: str, b: str) -> int:
+    return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
+def assess_message(s: Session, msg: Message, parsed: ParsedMail | None) -> None:
+    """Count the real photos and find the write-up of a just-recorded (or re-read) mail."""
+    if parsed is None:
+        return
+    stored = list(
+        s.scalars(
+            select(Attachment)
+            .where(Attachment.message_id == msg.id, Attachment.kind == "file")
+            .order_by(Attachment.id)
+        )
+    )
+    files: list[FileForCheck] = []
+    for att, part in zip(stored, parsed.attachments, strict=False):
+        facts = _facts(att, part.inline, part.content_id)
+        files.append(FileForCheck(facts, part.payload))
+        att.photo = is_real_photo(facts)
+        if att.photo:
+            pf = photo_facts(part.payload)
+            att.phash, att.taken_on = pf.phash, pf.taken_on
+        else:
+            att.phash, att.taken_on = None, None
+    result = assess(files, parsed.text, parsed.html)
+    msg.photos, msg.writeup = result.photos, result.writeup
+    s.flush()
+
+
+def _fallback(msg: Message) -> Completeness:
+    """For messages recorded before assessment existed: from the stored attachment rows."""
+    files = [a for a in msg.attachments if a.kind == "file"]
+    photos = sum(1 for a in files if is_real_photo(_facts(a, False, None)))
+    writeup = next(
+        (
+            a.safe_name or a.filename
+            for a in files
+            if any(
+                (a.safe_name or a.filename or "").lower().endswith(e) for e in WRITEUP_EXTENSIONS
+            )
+        ),
+        "",
+    )
+    return completeness(photos, writeup)
+
+
+def message_completeness(msg: Message) -> Completeness:
+    """What one message holds (needs `msg.attachments` only for unassessed messages)."""
+    if msg.photos is None or msg.writeup is None:
+        return _fallback(msg)
+    return completeness(msg.photos, msg.writeup)
+
+
+def combine(parts: Iterable[Completeness]) -> Completeness:
+    """Several mails counted for one slot: photos add up, any write-up will do."""
+    photos, writeup = 0, ""
+    for c in parts:
+        photos += c.photos
+        writeup = writeup or c.writeup
+    return completeness(photos, writeup)
+
+
+def completeness_by_message(s: Session, ids: Sequence[int]) -> dict[int, Completeness]:
+    """Completeness of many messages in one query (attachments loaded only when needed)."""
+    out: dict[int, Completeness] = {}
+    wanted = sorted(set(ids))
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = s.execute(
+            select(Message.id, Message.photos, Message.writeup).where(Message.id.in_(chunk))
+        ).all()
+        old = []
+        for mid, photos, writeup in rows:
+            if photos is None or writeup is None:
+                old.append(mid)
+            else:
+                out[mid] = completeness(photos, writeup)
+        if old:
+            for msg in s.scalars(
+                select(Message)
+                .where(Message.id.in_(old))
+                .options(selectinload(Message.attachments))
+            ):
+                out[msg.id] = _fallback(msg)
+    return out
+
+
+def slot_completeness(s: Session, rows: Sequence[SlotStatus]) -> dict[int, Completeness]:
+    """Completeness of each slot row from its counted mail; a slot with nothing counted
+    misses both photos and write-up."""
+    by_msg = completeness_by_message(s, [sub.message_id for r in rows for sub in r.submissions])
+    return {
+        r.slot_id: combine(
+            by_msg[sub.message_id] for sub in r.submissions if sub.message_id in by_msg
+        )
+        for r in rows
+    }
+
+
+def report_completeness(s: Session, message_id: int) -> Completeness:
+    """What the slots a message counts for now hold, with every matched mail counted for
+    them (photos sent in one mail and the write-up in the next make a complete report).
+    With several slots (a joint report) the first incomplete one answers."""
+    from tracker.models import Submission
+
+    slot_ids = list(
+        s.scalars(select(Submission.slot_id).where(Submission.message_id == message_id))
+    )
+    if not slot_ids:
+        return completeness_by_message(s, [message_id]).get(message_id, completeness(0, ""))
+    pairs = s.execute(
+        select(Submission.slot_id, Submission.message_id)
+        .join(Message, Message.id == Submission.message_id)
+        .where(Submission.slot_id.in_(slot_ids), Message.decision == "matched")
+    ).all()
+    by_msg = completeness_by_message(s, [mid for _, mid in pairs] + [message_id])
+    per_slot = [
+        combine(by_msg[mid] for sid, mid in pairs if sid == slot_id and mid in by_msg)
+        for slot_id in slot_ids
+    ]
+    return next((c for c in per_slot if not c.complete), per_slot[0])
+
+
+def completeness_line(c: Completeness) -> str:
+    """One line in Chinese for units and staff: what is there, or what is still to send."""
+    if c.complete:
+        writeup = "邮件正文" if c.writeup == "正文" else c.writeup
+        return f"材料齐全（活动图片 {c.photos} 张，文字材料：{writeup}）"
+    return f"尚缺{c.missing_text}，请补充发送"
