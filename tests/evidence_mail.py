@@ -64,7 +64,9 @@ def docx_bytes(text: str = WRITEUP_TEXT) -> bytes:
     return out.getvalue()
 
 
-def pdf_bytes(text: str = "Tanxi township held its Government Openness Day on 12 May 2023.") -> bytes:
+def pdf_bytes(
+    text: str = "Tanxi township held its Government Openness Day on 12 May 2023.",
+) -> bytes:
     """A one-page pdf with a line of text (Helvetica), written by hand."""
     stream = f"BT /F1 12 Tf 40 700 Td ({text}) Tj ET".encode("latin-1")
     objects = [
@@ -85,7 +87,9 @@ def pdf_bytes(text: str = "Tanxi township held its Government Openness Day on 12
     out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
     for off in offsets:
         out.write(b"%010d 00000 n \n" % off)
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
+    out.write(
+        b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    )
     return out.getvalue()
 
 
@@ -159,7 +163,9 @@ def noise_photo(seed: int, size: tuple[int, int] = (1024, 768)) -> bytes:
     """A photo-sized JPEG of random blocks (distinct perceptual hash per seed)."""
     rnd = random.Random(seed)
     small = Image.new("RGB", (16, 12))
-    small.putdata([(rnd.randrange(256), rnd.randrange(256), rnd.randrange(256)) for _ in range(192)])
+    small.putdata(
+        [(rnd.randrange(256), rnd.randrange(256), rnd.randrange(256)) for _ in range(192)]
+    )
     out = io.BytesIO()
     small.resize(size, Image.Resampling.BILINEAR).save(out, "JPEG", quality=85)
     return out.getvalue()

@@ -47,7 +47,11 @@ def test_it_answers_complete_and_missing_as_plain_data() -> None:
 def test_it_tells_photos_from_logos_and_signature_images() -> None:
     def facts(w: int, h: int, size: int = 200_000, **kw: object) -> ImageFacts:
         base: dict[str, object] = dict(
-            filename="IMG_0001.jpg", content_type="image/jpeg", size=size, width=w, height=h,
+            filename="IMG_0001.jpg",
+            content_type="image/jpeg",
+            size=size,
+            width=w,
+            height=h,
             decoded=True,
         )
         base.update(kw)
@@ -69,7 +73,9 @@ def test_it_reads_docx_and_pdf_text_and_refuses_garbage() -> None:
     assert read_docx(b"PK\x03\x04 not a zip").error
     assert read_pdf(b"%PDF-1.4 broken").chars == 0
     assert body_is_writeup(WRITEUP_TEXT)
-    assert not body_is_writeup("附件是我局5月活动照片，请查收。\n\n-----原始邮件-----\n" + WRITEUP_TEXT)
+    assert not body_is_writeup(
+        "附件是我局5月活动照片，请查收。\n\n-----原始邮件-----\n" + WRITEUP_TEXT
+    )
     assert not body_is_writeup("请查收\n> " + WRITEUP_TEXT)
 
 
@@ -78,17 +84,28 @@ def polled(tmp_path: Path, database_url: str) -> Path:
     photos = [("活动现场1.jpg", noise_photo(1)), ("活动现场2.jpg", noise_photo(2))]
     mails = [
         # photos only: 县林业局, May
-        report("县林业局5月政务公开主题日活动", "lyj.xtx@example.com", when(2023, 5, 12),
-               photos=photos),
+        report(
+            "县林业局5月政务公开主题日活动", "lyj.xtx@example.com", when(2023, 5, 12), photos=photos
+        ),
         # write-up only (docx): 县人社局, July
-        report("县人社局7月政务公开主题日活动信息", "rsj.xtx@example.com", when(2023, 7, 10),
-               files=[("活动信息.docx", DOCX, docx_bytes())]),
+        report(
+            "县人社局7月政务公开主题日活动信息",
+            "rsj.xtx@example.com",
+            when(2023, 7, 10),
+            files=[("活动信息.docx", DOCX, docx_bytes())],
+        ),
         # both, write-up in the body: 县民政局, June
-        report("县民政局6月政务公开主题日活动", "mzj.xtx@example.com", when(2023, 6, 9),
-               body=WRITEUP_TEXT, photos=[("现场.jpg", noise_photo(3))]),
+        report(
+            "县民政局6月政务公开主题日活动",
+            "mzj.xtx@example.com",
+            when(2023, 6, 9),
+            body=WRITEUP_TEXT,
+            photos=[("现场.jpg", noise_photo(3))],
+        ),
         # a signature logo only: 县卫健局, June
-        report("县卫健局6月政务公开主题日活动", "wjj.xtx@example.com", when(2023, 6, 10),
-               logo=True),
+        report(
+            "县卫健局6月政务公开主题日活动", "wjj.xtx@example.com", when(2023, 6, 10), logo=True
+        ),
     ]
     config = workspace(tmp_path, database_url, mails)
     run("--config", str(config), "poll", "--once")
@@ -114,8 +131,16 @@ def test_status_json_carries_complete_and_missing(polled: Path) -> None:
     assert rows["县卫健局"]["state"] == "missing"
     review = [json.loads(x) for x in run("--config", str(polled), "review", "--json").splitlines()]
     (logo_mail,) = [m for m in review if "县卫健局" in m["subject"]]
-    run("--config", str(polled), "assign", str(logo_mail["id"]), "--unit", "县卫健局",
-        "--period", "2023-06")
+    run(
+        "--config",
+        str(polled),
+        "assign",
+        str(logo_mail["id"]),
+        "--unit",
+        "县卫健局",
+        "--period",
+        "2023-06",
+    )
     rows = _rows(polled)
     assert rows["县卫健局"]["state"] == "received"
     assert rows["县卫健局"]["missing"] == ["photos", "writeup"]
@@ -127,10 +152,18 @@ def test_a_pdf_write_up_counts_and_a_later_mail_completes_the_slot(
     tmp_path: Path, database_url: str
 ) -> None:
     mails = [
-        report("县林业局5月政务公开主题日活动", "lyj.xtx@example.com", when(2023, 5, 12),
-               photos=[("活动现场1.jpg", noise_photo(7))]),
-        report("县林业局5月政务公开主题日活动信息", "lyj.xtx@example.com", when(2023, 5, 13),
-               files=[("信息.pdf", "application/pdf", pdf_bytes())]),
+        report(
+            "县林业局5月政务公开主题日活动",
+            "lyj.xtx@example.com",
+            when(2023, 5, 12),
+            photos=[("活动现场1.jpg", noise_photo(7))],
+        ),
+        report(
+            "县林业局5月政务公开主题日活动信息",
+            "lyj.xtx@example.com",
+            when(2023, 5, 13),
+            files=[("信息.pdf", "application/pdf", pdf_bytes())],
+        ),
     ]
     config = workspace(tmp_path, database_url, mails)
     run("--config", str(config), "poll", "--once")
