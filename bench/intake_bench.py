@@ -1,72 +1,442 @@
-"""How fast one intake pass records mail, beside a plain baseline in the same run.
+"""The intake beside a plain floor, on real mail in a real Dovecot, in one run.
 
-Writes N sample mails (the demo's, repeated with unique headers) into a Maildir, then times
-(a) the baseline: read every file and hash it, and (b) the real pipeline: Recorder.poll_once
-over the Maildir into a fresh SQLite database (parse, match, store attachments and
-thumbnails, record). Prints both. Nothing is asserted.
+    .venv/bin/python bench/intake_bench.py [--sizes 80,400] [--rounds 3]   (or `make bench`)
 
-    .venv/bin/python bench/intake_bench.py [N]
+Builds N report mails as units send them (three phone photos of about 0.3 MB each, real
+JPEGs with EXIF, and a .docx write-up; Chinese subject and file names), appends the same
+mails to two mailboxes of one Dovecot started for the run (tests/dovecot.py), then times in
+alternating rounds, each in a fresh process with a fresh SQLite database and store:
+
+- project: what `report-intake poll --once` does (App from a config file, receipts queued,
+  Recorder.poll_once over IMAP): parse, match, store attachments and thumbnails, record,
+  flag on the server;
+- floor: plain code with the same durability: imaplib fetch in the same batches, stdlib
+  email parse, each attachment and the raw mail written under its SHA-256, one SQLite row
+  per mail, one filesystem sync per batch, then the batch flagged \\Seen $Recorded.
+
+Server flags are cleared between rounds. It prints the median time of each, the ratio,
+MB/s, peak memory (max RSS of the pass's process), then one profiled project pass (workers
+off, so cProfile sees everything) grouped by stage. Timings on a shared machine are noisy:
+compare medians, and the spread is printed. Nothing here asserts a speed.
 """
 
 from __future__ import annotations
 
+import argparse
+import cProfile
+import email
 import hashlib
-import mailbox
+import imaplib
+import io
+import multiprocessing as mp
+import os
+import pstats
+import random
+import resource
+import sqlite3
+import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import SMTP
 from pathlib import Path
+from typing import Any
 
-from intake.mailbox import MaildirSource
-from intake.store import AttachmentStore
-from tracker.clock import FixedClock
-from tracker.db import open_database
-from tracker.recording import Recorder
-from tracker.roster import load_roster
-from tracker.samples import build_samples
-from tracker.slots import sync_roster
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-ROSTER = Path(__file__).resolve().parent.parent / "tracker" / "data" / "roster.example.toml"
+ROSTER = ROOT / "tracker" / "data" / "roster.example.toml"
+BATCH = 50  # the default [mailbox] batch_size, used by both sides
+
+# -- the mail ------------------------------------------------------------------------------
+
+# Phone photos as they arrive by mail (the phone's "compressed" send size): about 0.3 MB.
+PHOTO_SIZES = [(1920, 1440), (1440, 1920), (2048, 1536), (1920, 1080), (1600, 1200)]
 
 
-def main(n: int) -> None:
-    samples = [raw for _, _, raw in build_samples()]
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        box = mailbox.Maildir(str(root / "Maildir"), create=True)
-        total = 0
-        for i in range(n):
-            raw = f"X-Bench-Serial: {i}\n".encode() + samples[i % len(samples)]
-            box.add(raw)
-            total += len(raw)
+def _base_photo(i: int, size: tuple[int, int]) -> bytes:
+    """A JPEG that compresses like a photo: colour gradients under blurred noise, EXIF."""
+    from PIL import Image
 
-        t0 = time.perf_counter()
-        for path in (root / "Maildir" / "new").iterdir():
-            hashlib.sha256(path.read_bytes()).hexdigest()
-        baseline = time.perf_counter() - t0
+    w, h = size
+    g = Image.linear_gradient("L").resize((w, h))
+    r = g.rotate(90 + i * 13).resize((w, h))
+    b = Image.new("L", (w, h), (i * 41) % 256)
+    base = Image.merge("RGB", (g, r, b))
+    noise = Image.effect_noise((w // 4, h // 4), 18 + i % 7)
+    noise = noise.resize((w, h), Image.Resampling.BILINEAR).convert("RGB")
+    im = Image.blend(base, noise, 0.4)
+    exif = Image.Exif()
+    exif[0x010F] = "HUAWEI"  # Make
+    exif[0x0110] = "ELE-AL00"  # Model
+    exif[0x0132] = "2023:05:16 10:00:00"
+    exif[0x0112] = 6 if i % 3 == 0 else 1  # some taken upright: Orientation 6
+    buf = io.BytesIO()
+    im.save(buf, format="JPEG", quality=83, exif=exif)
+    return buf.getvalue()
 
-        db = open_database(f"sqlite:///{root}/bench.sqlite3")
-        roster = load_roster(ROSTER)
-        with db.session() as s:
-            sync_roster(s, roster)
-        recorder = Recorder(
-            db,
-            AttachmentStore(root / "store"),
-            roster,
-            FixedClock(datetime(2023, 6, 30, tzinfo=UTC)),
-            batch_size=100,
+
+def _unique(jpeg: bytes, tag: str) -> bytes:
+    """The same photo with a comment segment: other bytes (another hash), same decode."""
+    comment = tag.encode()
+    return jpeg[:2] + b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment + jpeg[2:]
+
+
+def _docx(unit: str, month: int, serial: int) -> bytes:
+    from docx import Document
+
+    doc = Document()
+    doc.add_heading(f"{unit}{month}月政务公开主题日活动开展情况", level=1)
+    for k in range(6):
+        doc.add_paragraph(
+            f"为深入推进政务公开工作，{unit}于2023年{month}月{10 + k}日组织开展政务公开主题日活动，"
+            f"邀请群众代表走进机关，现场解读惠民政策，发放宣传资料{100 + serial % 50 + k}份，"
+            "收集意见建议并逐条答复。活动取得良好效果。"
         )
-        t0 = time.perf_counter()
-        report = recorder.poll_once(MaildirSource(root / "Maildir", after_record="none"))
-        pipeline = time.perf_counter() - t0
+    buf = io.BytesIO()
+    doc.save(buf)
+    return buf.getvalue()
 
-    mb = total / 1e6
-    print(f"{n} mails, {mb:.1f} MB")
-    print(f"baseline (read + sha256):  {baseline:7.2f} s  {n / baseline:8.0f} mails/s")
-    print(f"intake pass (recorded {report.new}): {pipeline:7.2f} s  {n / pipeline:8.0f} mails/s")
-    print(f"pipeline / baseline: {pipeline / baseline:.0f}x")
+
+def build_mails(n: int, seed: int = 7) -> list[bytes]:
+    """N report mails from the example roster's units, each different from the others."""
+    from tracker.roster import load_roster
+
+    rng = random.Random(seed)
+    units = [(u.name, u.emails[0], u.months[0]) for u in load_roster(ROSTER).units if u.emails]
+    pool = [_base_photo(i, PHOTO_SIZES[i % len(PHOTO_SIZES)]) for i in range(10)]
+    mails = []
+    for i in range(n):
+        name, addr, period = units[i % len(units)]
+        month = int(period[5:])
+        msg = EmailMessage(policy=SMTP)
+        msg["From"] = f'"{name}" <{addr}>'
+        msg["To"] = "xtxgov@126.com"
+        msg["Subject"] = f"{name}{month}月政务公开主题日活动情况报送（{i}）"
+        msg["Date"] = f"Tue, {10 + i % 15:02d} {_MONTHS[month]} 2023 10:{i % 60:02d}:00 +0800"
+        msg["Message-ID"] = f"<bench-{i}-{rng.getrandbits(48):x}@example.com>"
+        msg.set_content(
+            f"您好！\n\n{name}于{month}月开展了政务公开主题日活动，现将活动图片和信息报送如下，"
+            f"请查收。\n\n{name}办公室\n联系电话：0731-5700{i % 10000:04d}\n"
+        )
+        for k in range(3):
+            photo = _unique(pool[rng.randrange(len(pool))], f"bench {i} {k}")
+            msg.add_attachment(
+                photo, maintype="image", subtype="jpeg", filename=f"IMG_2023{month:02d}{k + 1}.jpg"
+            )
+        msg.add_attachment(
+            _docx(name, month, i),
+            maintype="application",
+            subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
+            filename=f"{name}主题日活动信息.docx",
+        )
+        mails.append(msg.as_bytes())
+    return mails
+
+
+_MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+# -- the mailboxes -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Box:
+    host: str
+    port: int
+    user: str
+    password: str
+
+
+def _login(box: Box) -> imaplib.IMAP4:
+    client = imaplib.IMAP4(box.host, box.port, timeout=60)
+    client.login(box.user, box.password)
+    return client
+
+
+def append_all(box: Box, mails: list[bytes]) -> None:
+    client = _login(box)
+    try:
+        for raw in mails:
+            typ, data = client.append("INBOX", None, None, raw)
+            assert typ == "OK", data
+    finally:
+        client.logout()
+
+
+def clear_flags(box: Box) -> None:
+    client = _login(box)
+    try:
+        client.select("INBOX")
+        client.uid("STORE", "1:*", "-FLAGS.SILENT", r"(\Seen $Recorded)")
+    finally:
+        client.logout()
+
+
+# -- the two passes (each runs in its own fresh process) -----------------------------------
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def project_pass(box: Box, work: str, profile: bool = False) -> dict[str, Any]:
+    """What `report-intake poll --once` does, timed from the open app to the last flag."""
+    from tracker.app import App
+    from tracker.hooks import receipt_hook
+
+    cfg = Path(work) / "config.toml"
+    cfg.write_text(
+        f"""
+[office]
+timezone = "Asia/Shanghai"
+addresses = ["xtxgov@126.com"]
+[mailbox]
+type = "imap"
+host = "{box.host}"
+port = {box.port}
+security = "none"
+username = "{box.user}"
+password = "{box.password}"
+batch_size = {BATCH}
+[smtp]
+host = "127.0.0.1"
+port = 9
+security = "none"
+from = "xtxgov@126.com"
+[storage]
+dir = "{work}/data"
+[roster]
+file = "{ROSTER}"
+"""
+    )
+    app = App.from_path(cfg)
+    app.db  # noqa: B018  (migrations and roster sync: start-up, not intake)
+    import inspect
+
+    from tracker.recording import Recorder
+
+    serial = profile and "workers" in inspect.signature(Recorder).parameters
+    extra: dict[str, Any] = {"workers": 0} if serial else {}
+    recorder = app.recorder(on_recorded=receipt_hook(app), **extra)
+    profiler = cProfile.Profile() if profile else None
+    t0 = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    report = recorder.poll_once(app.source())
+    if profiler:
+        profiler.disable()
+    seconds = time.perf_counter() - t0
+    app.close()
+    out: dict[str, Any] = {
+        "seconds": seconds,
+        "recorded": report.new,
+        "marked": report.marked,
+        "peak_mb": _peak_mb(),
+    }
+    if profiler:
+        out["stages"] = _stages(profiler, seconds)
+        buf = io.StringIO()
+        pstats.Stats(profiler, stream=buf).sort_stats("tottime").print_stats(12)
+        out["top"] = buf.getvalue()
+    return out
+
+
+def _syncfs(path: str) -> None:
+    from intake.store import sync_filesystem
+
+    sync_filesystem(Path(path))
+
+
+def floor_pass(box: Box, work: str) -> dict[str, Any]:
+    """Plain code: fetch, parse with the stdlib, write files under their hash, one row, flag."""
+    t0 = time.perf_counter()
+    files = Path(work) / "files"
+    files.mkdir()
+    db = sqlite3.connect(Path(work) / "floor.sqlite3")
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute(
+        "CREATE TABLE message (id INTEGER PRIMARY KEY, sha TEXT UNIQUE, sender TEXT,"
+        " subject TEXT, body TEXT, files TEXT)"
+    )
+    client = _login(box)
+    client.select("INBOX")
+    _typ, data = client.uid("SEARCH", "UID 1:*")
+    uids = [int(x) for x in data[0].split()]
+    recorded = 0
+
+    def put(blob: bytes, ext: str) -> str:
+        sha = hashlib.sha256(blob).hexdigest()
+        path = files / f"{sha}{ext}"
+        if not path.exists():
+            path.write_bytes(blob)
+        return sha
+
+    for start in range(0, len(uids), BATCH):
+        chunk = uids[start : start + BATCH]
+        _typ, data = client.uid("FETCH", ",".join(map(str, chunk)), "(UID BODY.PEEK[])")
+        for item in data:
+            if not isinstance(item, tuple):
+                continue
+            raw = item[1]
+            sha = put(raw, ".eml")
+            msg = email.message_from_bytes(raw)
+            subject = str(email.header.make_header(email.header.decode_header(msg["subject"])))
+            body, names = "", []
+            for part in msg.walk():
+                if part.is_multipart():
+                    continue
+                payload = part.get_payload(decode=True) or b""
+                if part.get_filename():
+                    names.append(put(payload, Path(part.get_filename()).suffix))
+                elif part.get_content_type() == "text/plain":
+                    body += payload.decode(part.get_content_charset() or "utf-8", "replace")
+            with db:
+                db.execute(
+                    "INSERT INTO message (sha, sender, subject, body, files) VALUES (?,?,?,?,?)",
+                    (sha, msg["from"], subject, body, " ".join(names)),
+                )
+            recorded += 1
+        _syncfs(str(files))
+        client.uid("STORE", ",".join(map(str, chunk)), "+FLAGS.SILENT", r"(\Seen $Recorded)")
+    client.logout()
+    db.close()
+    return {"seconds": time.perf_counter() - t0, "recorded": recorded, "peak_mb": _peak_mb()}
+
+
+# Stages of the profile: the function that does each, by (file suffix, function name).
+STAGES = [
+    ("IMAP fetch", "intake/mailbox.py", "_fetch_bodies"),
+    ("MIME parsing", "intake/parsing.py", "parse_message"),
+    ("matching", "intake/matching.py", "match"),
+    ("attachments + thumbnails", "intake/store.py", "put"),
+    ("  of which image check + thumbnail", "intake/store.py", "_process_image"),
+    ("raw copy", "intake/store.py", "put_raw"),
+    ("fsync per file", "~", "<built-in method posix.fsync>"),
+    ("filesystem sync per batch", "intake/store.py", "sync_filesystem"),
+    ("cloud links", "intake/cloudlinks.py", "find_cloud_links"),
+    ("receipts queued", "tracker/outgoing/receipts.py", "queue_receipt"),
+    ("database writes", "sqlalchemy/orm/session.py", "commit"),
+    ("marking on the server", "intake/mailbox.py", "mark_recorded"),
+]
+
+
+def _stages(profiler: cProfile.Profile, total: float) -> list[tuple[str, float, float]]:
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    rows = []
+    for label, path, name in STAGES:
+        cum = sum(
+            v[3] for (file, _line, func), v in stats.items() if func == name and file.endswith(path)
+        )
+        rows.append((label, cum, cum / total if total else 0.0))
+    return rows
+
+
+def _in_child(fn: Any, *args: Any) -> dict[str, Any]:
+    with mp.get_context("spawn").Pool(1) as pool:
+        return pool.apply(fn, args)  # type: ignore[no-any-return]
+
+
+# -- the run -------------------------------------------------------------------------------
+
+
+def run_size(server: Any, n: int, rounds: int, profile: bool) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    mails = build_mails(n)
+    total_mb = sum(map(len, mails)) / 1e6
+    boxes = []
+    for _ in range(2):
+        mb = server.new_mailbox()
+        box = Box(mb.host, mb.port, mb.user, mb.password)
+        append_all(box, mails)
+        boxes.append(box)
+    del mails
+    print(f"\n== {n} mails, {total_mb:.1f} MB (built and appended twice in "
+          f"{time.perf_counter() - t0:.0f} s)", flush=True)  # fmt: skip
+    project, floor = [], []
+    for r in range(rounds):
+        order = [("project", boxes[0]), ("floor", boxes[1])]
+        if r % 2:
+            order.reverse()
+        for side, box in order:
+            clear_flags(box)
+            with tempfile.TemporaryDirectory(prefix=f"bench-{side}-", dir=ROOT / ".bench") as work:
+                fn = project_pass if side == "project" else floor_pass
+                res = _in_child(fn, box, work)
+            assert res["recorded"] == n, f"{side} recorded {res['recorded']} of {n}"
+            (project if side == "project" else floor).append(res)
+            print(f"  round {r + 1} {side:<7} {res['seconds']:6.2f} s  "
+                  f"peak {res['peak_mb']:5.0f} MB", flush=True)  # fmt: skip
+    p = statistics.median(x["seconds"] for x in project)
+    f = statistics.median(x["seconds"] for x in floor)
+    out = {
+        "n": n,
+        "mb": total_mb,
+        "project": p,
+        "floor": f,
+        "project_spread": (min(x["seconds"] for x in project), max(x["seconds"] for x in project)),
+        "floor_spread": (min(x["seconds"] for x in floor), max(x["seconds"] for x in floor)),
+        "project_peak": max(x["peak_mb"] for x in project),
+        "floor_peak": max(x["peak_mb"] for x in floor),
+    }
+    if profile:
+        clear_flags(boxes[0])
+        with tempfile.TemporaryDirectory(prefix="bench-profile-", dir=ROOT / ".bench") as work:
+            out["profile"] = _in_child(project_pass, boxes[0], work, True)
+    return out
+
+
+def report(res: dict[str, Any]) -> None:
+    n, mb, p, f = res["n"], res["mb"], res["project"], res["floor"]
+    print(f"\n{n} mails, {mb:.1f} MB, median of the rounds (min-max):")
+    print(
+        f"  project  {p:6.2f} s ({res['project_spread'][0]:.2f}-{res['project_spread'][1]:.2f})"
+        f"  {mb / p:6.1f} MB/s  {n / p:6.1f} mails/s  peak {res['project_peak']:.0f} MB"
+    )
+    print(
+        f"  floor    {f:6.2f} s ({res['floor_spread'][0]:.2f}-{res['floor_spread'][1]:.2f})"
+        f"  {mb / f:6.1f} MB/s  {n / f:6.1f} mails/s  peak {res['floor_peak']:.0f} MB"
+    )
+    print(f"  ratio project/floor: {p / f:.2f}")  # fmt: skip
+    prof = res.get("profile")
+    if prof:
+        print(f"  profile of one project pass without workers ({prof['seconds']:.2f} s):")
+        for label, cum, share in prof["stages"]:
+            print(f"    {label:<36} {cum:6.2f} s  {share:5.0%}")
+        print("  top functions by own time:")
+        lines = prof["top"].splitlines()
+        start = next((i for i, x in enumerate(lines) if "ncalls" in x), 0)
+        for line in lines[start : start + 13]:
+            print("   ", line[:150])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="80,400", help="comma-separated mail counts")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per side and size")
+    parser.add_argument("--no-profile", action="store_true", help="skip the profiled pass")
+    args = parser.parse_args()
+    from tests.dovecot import DovecotServer
+
+    (ROOT / ".bench").mkdir(exist_ok=True)
+    print(f"intake bench: {os.cpu_count()} CPU(s), load {os.getloadavg()[0]:.1f}; "
+          f"{args.rounds} alternating rounds per side; batch {BATCH}")  # fmt: skip
+    server = DovecotServer()
+    server.start()
+    results = []
+    try:
+        for n in (int(x) for x in args.sizes.split(",")):
+            results.append(run_size(server, n, args.rounds, not args.no_profile))
+    finally:
+        server.stop()
+    for res in results:
+        report(res)
+    print(f"\nload average at the end: {os.getloadavg()[0]:.1f} "
+          "(other work on the machine adds noise to every figure)")  # fmt: skip
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 300)
+    main()
