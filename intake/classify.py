@@ -111,9 +111,16 @@ _CLOUD_LINK = re.compile(
 _PUNCT = re.compile(r"[\s\W_]+")
 
 
+# The matcher and the classifier read at most this much of a body: a unit's own words come
+# first, a long thread quoted below them adds nothing but time.
+MAX_BODY_CHARS = 256 * 1024
+
+
 def body_text(mail: ParsedMail) -> str:
-    """The plain-text body, or the visible text of the HTML body when there is no plain one."""
-    return mail.text if mail.text.strip() else html_to_text(mail.html)
+    """The plain-text body, or the visible text of the HTML body when there is no plain one
+    (at most ``MAX_BODY_CHARS`` characters)."""
+    text = mail.text if mail.text.strip() else html_to_text(mail.html)
+    return text[:MAX_BODY_CHARS]
 
 
 def real_attachments(mail: ParsedMail) -> list[str]:

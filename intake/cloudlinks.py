@@ -14,10 +14,13 @@ import contextlib
 import html as html_lib
 import re
 import urllib.parse
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
-from html.parser import HTMLParser
+from functools import lru_cache
 from zoneinfo import ZoneInfo
+
+from intake.text import parse_html, strip_controls
+from intake.urls import canonical_url
 
 __all__ = ["CloudLink", "find_cloud_links"]
 
@@ -38,19 +41,27 @@ _NOT_A_NAME = re.compile(
     r"^(?:下载|预览|查看|进入下载页面|点击下载|download|preview)?[:：]?$", re.I
 )
 _URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'*+,;=%]+")
-_SIZE = r"(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>[KMGT]i?B?|B|字节|bytes?)"
-_EXPIRY = r"(?P<exp>\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日(?:\s*\d{1,2}\s*[:：]\s*\d{2})?|无限期|永久|永不过期)"
-# "(80.96M, 2024年08月22日 17:33 到期)", optionally preceded by the file name.
+_SIZE = r"(?P<num>\d{1,12}(?:\.\d{1,6})?)\s{0,5}(?P<unit>[KMGT]i?B?|B|字节|bytes?)"
+_EXPIRY = (
+    r"(?P<exp>\d{4}\s{0,5}年\s{0,5}\d{1,2}\s{0,5}月\s{0,5}\d{1,2}\s{0,5}日"
+    r"(?:\s{0,5}\d{1,2}\s{0,5}[:：]\s{0,5}\d{2})?|无限期|永久|永不过期)"
+)
+# "(80.96M, 2024年08月22日 17:33 到期)"; the file name before it is found by `_name_before`.
+# Every repetition is bounded: the patterns run over text a stranger wrote.
 _PAREN = re.compile(
-    r"(?P<name>[^\s()（）<>\"：:][^\n()（）<>\"]*?)?\s*[(（]\s*"
+    r"[(（]\s{0,20}"
     + _SIZE
-    + r"\s*[,，]\s*"
+    + r"\s{0,20}[,，]\s{0,20}"
     + _EXPIRY
-    + r"\s*(?:到期)?\s*[)）]",
+    + r"\s{0,20}(?:到期)?\s{0,20}[)）]",
     re.I,
 )
-_SIZE_LABEL = re.compile(r"(?:文件)?大小\s*[：:]\s*" + _SIZE, re.I)
-_EXPIRY_LABEL = re.compile(r"(?:到期|过期|有效期至?)(?:时间)?\s*[：:]\s*" + _EXPIRY)
+_NAME_STOP = frozenset('\n()（）<>"')
+MAX_NAME = 300
+# What one body may hold that is read for links (a 1 MB body is read in well under a second).
+MAX_BODY_CHARS = 2 * 1024 * 1024
+_SIZE_LABEL = re.compile(r"(?:文件)?大小\s{0,20}[：:]\s{0,20}" + _SIZE, re.I)
+_EXPIRY_LABEL = re.compile(r"(?:到期|过期|有效期至?)(?:时间)?\s{0,20}[：:]\s{0,20}" + _EXPIRY)
 _UNITS = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 
 
@@ -64,13 +75,15 @@ class CloudLink:
 
 
 def provider_of(url: str) -> str | None:
-    """The provider whose 超大附件 download link ``url`` is, or None."""
-    try:
-        parts = urllib.parse.urlsplit(url.strip())
-    except ValueError:
+    """The provider whose 超大附件 download link ``url`` is, or None.
+
+    ``url`` is read as a browser reads it (:func:`intake.urls.canonical_url`): a ``\\``,
+    a control, a percent-escape or a user name in the host is refused, not trusted.
+    """
+    canonical = canonical_url(url)
+    if canonical is None:
         return None
-    if parts.scheme.lower() not in ("http", "https") or "@" in parts.netloc:
-        return None
+    parts = urllib.parse.urlsplit(canonical)
     host = (parts.hostname or "").lower().rstrip(".")
     path = parts.path.lower()
 
@@ -146,59 +159,39 @@ class _Link:
 _Token = str | _Link
 
 
-class _Tokenizer(HTMLParser):
-    """HTML -> text and links in document order, with the attributes that carry metadata."""
-
-    _BLOCK = frozenset({"br", "p", "div", "tr", "li", "table", "td"})
+class _Tokens:
+    """Text and links in document order; text pieces are joined once, at the end."""
 
     def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
         self.tokens: list[_Token] = []
-        self._open: list[tuple[str, str]] = []  # (tag, title attribute)
-        self._link: _Link | None = None
+        self._text: list[str] = []
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = {k.lower(): (v or "") for k, v in attrs}
-        if tag in self._BLOCK:
-            self._text("\n")
-        if tag == "a" and values.get("href"):
-            self._link = _Link(
-                values["href"].strip(),
-                "",
-                values,
-                [t for _, t in self._open if t],
-            )
-            self.tokens.append(self._link)
-            return
-        if tag not in ("br", "img", "meta", "hr", "input"):
-            self._open.append((tag, values.get("title", "")))
+    def text(self, data: str) -> None:
+        if data:
+            self._text.append(data)
 
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "a":
-            self._link = None
-            return
-        for index in range(len(self._open) - 1, -1, -1):
-            if self._open[index][0] == tag:
-                del self._open[index:]
-                break
-        if tag in self._BLOCK:
-            self._text("\n")
+    def link(self, link: _Link) -> None:
+        self._flush()
+        self.tokens.append(link)
 
-    def handle_data(self, data: str) -> None:
-        if self._link is not None:
-            self._link.text += data
-        self._text(data)
+    def _flush(self) -> None:
+        if self._text:
+            self.tokens.append("".join(self._text))
+            self._text = []
 
-    def _text(self, data: str) -> None:
-        if self.tokens and isinstance(self.tokens[-1], str):
-            self.tokens[-1] += data
-        else:
-            self.tokens.append(data)
+    def done(self) -> list[_Token]:
+        self._flush()
+        return self.tokens
+
+
+_BLOCK = frozenset({"br", "p", "div", "tr", "li", "table", "td"})
+_VOID = frozenset({"br", "img", "meta", "hr", "input"})
 
 
 def _tokens_of_text(text: str) -> list[_Token]:
     tokens: list[_Token] = []
     pos = 0
+    text = text[:MAX_BODY_CHARS]
     for match in _URL.finditer(text):
         url = match.group(0).rstrip(".,;:!?'")
         tokens.append(text[pos : match.start()])
@@ -209,15 +202,47 @@ def _tokens_of_text(text: str) -> list[_Token]:
 
 
 def _tokens_of_html(markup: str) -> list[_Token]:
-    parser = _Tokenizer()
-    try:
-        parser.feed(markup)
-        parser.close()
-    except Exception:  # HTMLParser is lenient; a hostile body must still not break intake
-        return _tokens_of_text(html_lib.unescape(re.sub(r"<[^>]*>", " ", markup)))
+    """HTML -> text and links in document order, with the attributes that carry metadata.
+
+    libxml2 (lxml) reads the markup: linear in its length whatever a stranger wrote.
+    """
+    from lxml import etree
+
+    root = parse_html(markup[:MAX_BODY_CHARS])
+    if root is None:
+        return []
+    out = _Tokens()
+    titles: list[str] = []  # title attributes of the open elements
+    link: _Link | None = None
+    link_element = None
+    for event, element in etree.iterwalk(root, events=("start", "end")):
+        tag = element.tag.lower() if isinstance(element.tag, str) else ""
+        if event == "start":
+            if tag in _BLOCK:
+                out.text("\n")
+            values = {str(k).lower(): str(v or "") for k, v in element.attrib.items()}
+            if tag == "a" and values.get("href", "").strip():
+                link = _Link(values["href"].strip(), "", values, [t for t in titles if t])
+                link_element = element
+                out.link(link)
+            titles.append(values.get("title", "") if tag != "a" else "")
+            if element.text:
+                if link is not None:
+                    link.text += element.text
+                out.text(element.text)
+            continue
+        titles.pop()
+        if element is link_element:
+            link, link_element = None, None
+        elif tag in _BLOCK and tag not in _VOID:
+            out.text("\n")
+        if element.tail:
+            if link is not None:
+                link.text += element.tail
+            out.text(element.tail)
     # Bare URLs in the HTML's text (QQ writes "进入下载页面：http://...").
     tokens: list[_Token] = []
-    for token in parser.tokens:
+    for token in out.done():
         if isinstance(token, str):
             tokens.extend(_tokens_of_text(token))
         else:
@@ -246,6 +271,20 @@ def _from_attrs(found: _Found, link: _Link) -> None:
         _from_text(found, title, name_from_first_line=True)
 
 
+def _name_before(text: str, end: int) -> str:
+    """The file name written just before ``text[end]`` ("照片.zip (80M, ...)"): the rest of
+    its line after the last bracket or quote, at most ``MAX_NAME`` characters back."""
+    pos = end
+    floor = max(0, end - MAX_NAME - 64)
+    while pos > floor and text[pos - 1].isspace():
+        pos -= 1
+    stop = pos
+    floor = max(0, stop - MAX_NAME)
+    while pos > floor and text[pos - 1] not in _NAME_STOP:
+        pos -= 1
+    return text[pos:stop].lstrip().lstrip("：:").strip()
+
+
 def _from_text(found: _Found, text: str, *, name_from_first_line: bool = False) -> bool:
     """Fill what ``text`` tells about the file; True when it held a size or an expiry."""
     hit = False
@@ -256,9 +295,9 @@ def _from_text(found: _Found, text: str, *, name_from_first_line: bool = False) 
             found.size = _size_bytes(paren["num"], paren["unit"])
         if found.expires is None:
             found.expires = _expiry(paren["exp"])
-        name = (paren["name"] or "").strip()
+        name = _name_before(text, paren.start())
         if not found.name and name and not _NOT_A_NAME.match(name):
-            found.name = name.splitlines()[-1].strip()
+            found.name = name
     size = _SIZE_LABEL.search(text)
     if size:
         hit = True
@@ -290,9 +329,9 @@ def _scan(tokens: list[_Token]) -> list[_Found]:
     for index, token in enumerate(tokens):
         if isinstance(token, str):
             continue
-        url = html_lib.unescape(token.url)
-        provider = provider_of(url)
-        if provider is None:
+        url = canonical_url(html_lib.unescape(token.url))
+        provider = provider_of(url) if url else None
+        if url is None or provider is None:
             continue
         key = _file_key(url, provider)
         if groups and groups[-1][2].key == key:
@@ -334,9 +373,17 @@ def _scan(tokens: list[_Token]) -> list[_Found]:
 def find_cloud_links(text: str, html: str) -> list[CloudLink]:
     """Cloud attachments named in a mail's decoded plain-text and HTML bodies.
 
-    One entry per file (NetEase's ``file=``, QQ's ``k=``, else the URL), in order of appearance (HTML first); what one body lacks
-    (say the HTML has the size, the text the name) is filled from the other.
+    One entry per file (NetEase's ``file=``, QQ's ``k=``, else the URL), in order of
+    appearance (HTML first); what one body lacks (say the HTML has the size, the text the
+    name) is filled from the other. URLs are the canonical form (:mod:`intake.urls`);
+    names hold no control or bidi characters. The classifier, the matcher and the recorder
+    all ask about the same mail: the last answers are kept.
     """
+    return list(_find_cloud_links(text, html))
+
+
+@lru_cache(maxsize=4)
+def _find_cloud_links(text: str, html: str) -> tuple[CloudLink, ...]:
     found: dict[str, _Found] = {}
     for tokens in (_tokens_of_html(html) if html else [], _tokens_of_text(text) if text else []):
         for item in _scan(tokens):
@@ -347,8 +394,13 @@ def find_cloud_links(text: str, html: str) -> list[CloudLink]:
             known.name = known.name or item.name
             known.size = known.size if known.size is not None else item.size
             known.expires = known.expires if known.expires is not None else item.expires
-    links = [
-        CloudLink(item.provider, item.url, item.name, item.size, item.expires)
+    return tuple(
+        CloudLink(
+            item.provider,
+            item.url,
+            " ".join(strip_controls(item.name).split())[:MAX_NAME],
+            item.size,
+            item.expires,
+        )
         for item in found.values()
-    ]
-    return [replace(link, name=" ".join(link.name.split())) for link in links]
+    )

@@ -17,6 +17,7 @@ disagrees; everything else goes to review, with reasons a clerk can read.
 
 from __future__ import annotations
 
+import bisect
 import io
 import re
 import unicodedata
@@ -288,19 +289,36 @@ def _is_subsequence(short: str, long: str) -> bool:
     return all(ch in it for ch in short)
 
 
+# Mentions read per text at most: an honest mail names a few units a few times.
+MAX_HITS = 200
+
+
 def find_units(text: str, index: MatcherIndex) -> list[_Hit]:
     """Unit names in normalised `text`: exact forms, then abbreviations, then distinctive stems."""
     hits: list[_Hit] = []
-    covered: list[tuple[int, int]] = []
+    # Covered spans are disjoint: kept sorted, one look-up tells whether a span is free.
+    starts: list[int] = []
+    ends: list[int] = []
+
+    def cover(start: int, end: int) -> None:
+        at = bisect.bisect_left(starts, start)
+        starts.insert(at, start)
+        ends.insert(at, end)
+
+    def free(start: int, end: int) -> bool:
+        at = bisect.bisect_left(starts, end) - 1
+        return at < 0 or ends[at] <= start
+
     if index.form_pattern is not None:
         for m in index.form_pattern.finditer(text):
             hits.append(_Hit(index.forms[m.group()], m.start(), m.end(), _HOW_EXACT, m.group()))
-            covered.append((m.start(), m.end()))
-
-    def free(start: int, end: int) -> bool:
-        return all(end <= a or start >= b for a, b in covered)
+            cover(m.start(), m.end())
+            if len(hits) >= MAX_HITS:
+                break
 
     for m in _TEXT_SUFFIX.finditer(text):
+        if len(hits) >= MAX_HITS:
+            break
         pos = m.start()
         suffix = _split_suffix("x" + m.group())
         kind = suffix[1] if suffix else ""
@@ -320,10 +338,12 @@ def find_units(text: str, index: MatcherIndex) -> list[_Hit]:
             unit = found.pop()
             start = pos - len(best)
             hits.append(_Hit(unit, start, m.end(), _HOW_ABBR, text[start : m.end()]))
-            covered.append((start, m.end()))
+            cover(start, m.end())
 
     if index.distinctive_pattern is not None:
         for m in index.distinctive_pattern.finditer(text):
+            if len(hits) >= MAX_HITS:
+                break
             if free(m.start(), m.end()):
                 unit = index.distinctive[m.group()]
                 hits.append(_Hit(unit, m.start(), m.end(), _HOW_STEM, m.group()))
@@ -729,9 +749,10 @@ class _Collector:
     def scan(self, text: str, weight: float, label: str) -> list[str]:
         found = []
         hits = find_units(text, self.index)
+        in_county = {h.unit for h in hits if not h.outside}
         for hit in hits:
             if hit.outside:
-                county_too = any(h.unit == hit.unit and not h.outside for h in hits)
+                county_too = hit.unit in in_county
                 self.outside.append(_Outside(hit.unit, hit.outside, weight * hit.how, county_too))
                 continue
             how = {_HOW_EXACT: "", _HOW_ABBR: "（简称）", _HOW_STEM: "（字号）"}[hit.how]

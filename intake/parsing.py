@@ -27,6 +27,7 @@ from email.message import Message
 from mailparser.dates import parse_mail_date
 
 from intake.charset import canonical_charset, decode_bytes, decode_header_value
+from intake.text import strip_controls
 
 __all__ = ["MailAttachment", "ParsedMail", "UnparseableMail", "parse_message"]
 
@@ -106,7 +107,7 @@ def _decode_capped(name: str, value: str, errors: list[str]) -> str:
         errors.append(
             f"{name} header of {len(value)} characters truncated to {len(text)} characters"
         )
-    return text
+    return strip_controls(text)
 
 
 # --- MIME parameters (RFC 2045 / RFC 2231) ----------------------------------------
@@ -239,15 +240,20 @@ def _parse_from(raw: str) -> tuple[str, str]:
     match = _ANGLE_ADDR.match(value)
     if match:
         name = _unquote(match.group("name").strip())
-        return match.group("addr").strip().lower(), decode_header_value(name)[:MAX_DECODED_HEADER]
+        return match.group("addr").strip().lower(), _display(name)
     pairs = email.utils.getaddresses([value])
     for name, addr in pairs:
         if "@" in addr:
-            return addr.strip().lower(), decode_header_value(name)[:MAX_DECODED_HEADER]
+            return addr.strip().lower(), _display(name)
     bare = _BARE_ADDR.search(value)
     if bare:
         return bare.group(0).lower(), ""
-    return "", decode_header_value(value)[:MAX_DECODED_HEADER]
+    return "", _display(value)
+
+
+def _display(value: str) -> str:
+    """A decoded display name: no control or bidi characters, at most MAX_DECODED_HEADER."""
+    return strip_controls(decode_header_value(value)[:MAX_DECODED_HEADER]).strip()
 
 
 def _parse_address_list(raw: str | None) -> tuple[str, ...]:
@@ -522,7 +528,7 @@ def _walk(part: Message, out: _Collector, depth: int, in_report: bool, path: str
         return
     disposition, dparams = _parse_params(_raw_header(part, "content-disposition"))
     _, cparams = _parse_params(_raw_header(part, "content-type"))
-    filename = dparams.get("filename") or cparams.get("name") or ""
+    filename = strip_controls(dparams.get("filename") or cparams.get("name") or "")
 
     if ctype == "message/rfc822" and not in_report:
         inner = _forwarded_message(part, where, out)
@@ -628,13 +634,16 @@ def _message_id(raw: str | None) -> str | None:
     return value[:998] or None
 
 
+_REFERENCE = re.compile(r"<[!-;=?A-~]{1,250}@[!-;=?A-~]{1,250}>")
+
+
 def _references(raw: str | None) -> tuple[str, ...]:
     if not raw:
         return ()
     value = _clip_raw(raw)
-    found = re.findall(r"<[^<>\s]+>", value)
-    if not found:
-        found = [token for token in value.split() if "@" in token]
+    # Only well-formed message ids (<local@domain>): anything else in the header is noise
+    # at best and header injection at worst when the value is echoed into a reply.
+    found = _REFERENCE.findall(value)
     unique: list[str] = []
     for item in found:
         if item not in unique:
