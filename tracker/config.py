@@ -98,6 +98,32 @@ class WatchConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """The staff board (`report-intake web`)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    base_url: str = ""  # the address staff use, e.g. "https://report.office.lan"; "" = unset
+    secret_key: str = field(default="", repr=False)  # "" = kept in the storage dir
+    threads: int = 4
+
+    @property
+    def listen(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    def link(self, path: str) -> str:
+        """An absolute link to a board page ("" when base_url is not set)."""
+        if not self.base_url:
+            return ""
+        return self.base_url.rstrip("/") + "/" + path.lstrip("/")
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     timezone: ZoneInfo
@@ -115,6 +141,7 @@ class Config:
     digest: DigestConfig
     watch: WatchConfig
     log_level: str = "INFO"
+    web: WebConfig = field(default_factory=WebConfig)
 
 
 # --- reading helpers -------------------------------------------------------------------
@@ -267,6 +294,7 @@ _TABLES: dict[str, set[str]] = {
     "digest": {"recipients", "thumbnails_per_report"},
     "watch": {"failures_before_alert", "quiet_days"},
     "logging": {"level"},
+    "web": {"listen", "base_url", "secret_key", "secret_key_file", "threads"},
 }  # fmt: skip
 
 _SECURITY_PORTS = {"ssl": (993, 465), "starttls": (143, 587), "none": (143, 25)}
@@ -398,6 +426,34 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         digest=digest,
         watch=watch,
         log_level=level,
+        web=_web(table("web"), base),
+    )
+
+
+_LISTEN = re.compile(r"^(?:\[([0-9a-fA-F:]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$")
+_BASE_URL = re.compile(r"^https?://[^\s/?#]+(?:/[^\s?#]*)?$")
+
+
+def _web(t: _Table, base: Path) -> WebConfig:
+    listen = t.string("listen", "127.0.0.1:8080")
+    m = _LISTEN.match(listen)
+    port = int(m.group(3)) if m else 0
+    if m is None or not 1 <= port <= 65535:
+        raise ConfigError(
+            f'[web] listen: must be HOST:PORT such as "127.0.0.1:8080", not {listen!r}'
+        )
+    base_url = t.string("base_url").rstrip("/")
+    if base_url and not _BASE_URL.match(base_url):
+        raise ConfigError(
+            f'[web] base_url: must be an http(s) address such as "https://report.office.lan", '
+            f"not {base_url!r}"
+        )
+    return WebConfig(
+        host=m.group(1) or m.group(2),
+        port=port,
+        base_url=base_url,
+        secret_key=t.secret("secret_key", base, "web-secret"),
+        threads=t.integer("threads", 4, 1, 64),
     )
 
 

@@ -136,6 +136,9 @@ class Jobs:
             review = s.scalar(
                 select(func.count()).select_from(Message).where(Message.decision == "review")
             )
+        from tracker.pollstate import note_poll
+
+        note_poll(self.app.db, self.clock.now(), report.new, report.in_review)
         with self.status.lock:
             self.status.last_poll = LastPoll(self.clock.now(), report.new, report.in_review)
             self.status.review_queue = int(review or 0)

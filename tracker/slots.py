@@ -59,7 +59,10 @@ def sync_roster(session: Session, roster: Roster, now: datetime | None = None) -
     """
     now = now or datetime.now(UTC)
     units = {u.name: u for u in session.scalars(select(Unit).options(selectinload(Unit.addresses)))}
-    slots = {(s.unit_id, s.period): s for s in session.scalars(select(Slot))}
+    all_slots = list(session.scalars(select(Slot)))
+    slots = {(s.unit_id, s.period): s for s in all_slots}
+    # a slot staff moved to another month (tracker.staff.reschedule) stands for its roster month
+    moved = {(s.unit_id, s.moved_from) for s in all_slots if s.moved_from}
     for ru in roster.units:
         unit = units.get(ru.name)
         if unit is None:
@@ -80,11 +83,13 @@ def sync_roster(session: Session, roster: Roster, now: datetime | None = None) -
                     UnitAddress(unit_id=unit.id, address=address, source="roster", created_at=now)
                 )
         for period in ru.months:
+            if (unit.id, period) in moved:
+                continue
             due = due_date(period, roster.campaign.deadline_day)
             slot = slots.get((unit.id, period))
             if slot is None:
                 session.add(Slot(unit_id=unit.id, period=period, due=due, scheduled=True))
-            else:
+            elif not slot.moved_from:
                 slot.due, slot.scheduled = due, True
     names = {ru.name for ru in roster.units}
     for name, unit in units.items():

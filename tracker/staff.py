@@ -1,47 +1,85 @@
-"""Staff corrections: decide a message by hand, excuse a slot, re-run matching.
+"""Staff actions: the one layer the command line and the board both call.
 
-A staff decision is final: `rematch` never overwrites it. Assigning a message to a unit
-also teaches the matcher the sender's address.
+assign, ignore, unassign (back to review), excuse/unexcuse, reschedule a unit's month,
+remember a sender for a unit, and undo. Each action writes an audit row (`tracker.audit`:
+who, when, what, before -> after, note) in the same transaction, and each can be undone
+while nothing has changed the same thing since. A staff decision is final: `rematch` never
+overwrites it. Assigning a message to one unit also teaches the matcher the sender's
+address (a staff-confirmed address, which is matching evidence).
+
+Errors are `StaffError`: an English line for the command line and a Chinese one (`zh`) for
+the board.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from intake.matching import MatchResult, UnitRef
+from tracker import audit
 from tracker.evidence import assess_message
-from tracker.models import Message, Slot, Unit
-from tracker.recording import _learn_address, analyse, apply_match
+from tracker.models import Audit, Liaison, Message, Slot, Unit, UnitAddress
+from tracker.recording import analyse, apply_match
 from tracker.roster import Roster, period_of
+from tracker.slots import due_date
+from tracker.unitnames import resolve_unit, roster_refs
+
+KINDS = ("report", "liaison")
 
 
 class StaffError(Exception):
-    """A correction that cannot be made: one readable line."""
+    """A correction that cannot be made: one readable line (and its Chinese for the board)."""
+
+    def __init__(self, message: str, zh: str = "") -> None:
+        super().__init__(message)
+        self.zh = zh or message
 
 
 def get_message(s: Session, message_id: int) -> Message:
     msg = s.get(Message, message_id)
     if msg is None:
-        raise StaffError(f"message #{message_id}: no such message")
+        raise StaffError(
+            f"message #{message_id}: no such message", f"没有编号为 {message_id} 的邮件"
+        )
     return msg
 
 
 def find_unit(s: Session, name: str, roster: Roster) -> Unit:
-    """A unit by its canonical name or one of its roster aliases."""
-    wanted = name.strip()
-    for ru in roster.units:
-        if wanted == ru.name or wanted in ru.aliases:
-            wanted = ru.name
-            break
-    unit = s.scalar(select(Unit).where(Unit.name == wanted))
+    """A unit by the name staff typed: canonical, alias, traditional, abbreviation.
+
+    A name that is not one unit's is refused with close names to choose from."""
+    found = resolve_unit(name, roster_refs(roster))
+    unit = None
+    if found.name is not None:
+        unit = s.scalar(select(Unit).where(Unit.name == found.name))
     if unit is None:
-        raise StaffError(f"unit {name!r}: not in the roster")
+        unit = s.scalar(select(Unit).where(Unit.name == name.strip()))
+    if unit is None:
+        hint_en = f"; did you mean {' or '.join(found.suggestions)}?" if found.suggestions else ""
+        hint_zh = f"，是不是：{'、'.join(found.suggestions)}？" if found.suggestions else ""
+        raise StaffError(
+            f"unit {name!r}: not in the roster{hint_en}", f"名单中没有单位“{name}”{hint_zh}"
+        )
     return unit
+
+
+def check_period(period: str) -> str:
+    try:
+        period_of(period)
+    except ValueError:
+        raise StaffError(
+            f"period {period!r}: not YYYY-MM", f"月份“{period}”格式不对，应为 YYYY-MM"
+        ) from None
+    return period
+
+
+# --- decisions on a message -----------------------------------------------------------------
 
 
 def assign(
@@ -54,62 +92,390 @@ def assign(
     *,
     kind: str = "report",
     note: str = "",
+    by: str = "cli",
 ) -> Message:
     """Staff say: this message is `kind` for these units and this period."""
     if not units:
-        raise StaffError("name at least one unit (--unit)")
-    try:
-        period_of(period)
-    except ValueError:
-        raise StaffError(f"period {period!r}: not YYYY-MM") from None
+        raise StaffError("name at least one unit (--unit)", "请填写单位")
+    if kind not in KINDS:
+        raise StaffError(f"kind {kind!r}: must be report or liaison", "类别不对")
+    check_period(period)
     msg = get_message(s, message_id)
-    found = [find_unit(s, u, roster) for u in units]
-    reasons = [f"工作人员确认：{'、'.join(u.name for u in found)} {period}"]
-    if note:
-        reasons.append(f"备注：{note}")
-    result = MatchResult(
-        kind=kind,
-        decision="matched",
-        units=tuple(u.name for u in found),
-        period=period,
-        confidence=1.0,
-        reasons=tuple(reasons),
-    )
-    apply_match(s, msg, result, roster, now)
-    msg.decided_by = "staff"
+    found = list({u.id: u for u in (find_unit(s, name, roster) for name in units)}.values())
+    names = "、".join(u.name for u in found)
+    reasons = [f"工作人员确认：{names} {period}"] + ([f"备注：{note}"] if note else [])
+    result = MatchResult(kind, "matched", tuple(u.name for u in found), period, 1.0, tuple(reasons))
+    before = audit.message_state(s, msg)
+    prior = _address_source(s, found[0], msg.from_addr) if len(found) == 1 else None
+    _decide(s, msg, result, roster, now)
+    learned = None
     if msg.from_addr and len(found) == 1:
-        _learn_address(s, found[0], msg.from_addr, "staff", now)
+        learned = _confirm_address(s, found[0], msg.from_addr, now)
+        if learned is not None:
+            learned["before"] = prior  # what it was before this decision, not after it
+    after = audit.message_state(s, msg)
+    if learned is not None:
+        after["address"] = learned
+    audit.record(
+        s,
+        by=by,
+        action="assign",
+        now=now,
+        summary=f"#{msg.id} 指定为 {names} {period}"
+        + ("（联络员回执）" if kind == "liaison" else ""),
+        before=before,
+        after=after,
+        note=note,
+        message_id=msg.id,
+        unit_id=found[0].id if len(found) == 1 else None,
+    )
     return msg
 
 
-def ignore(s: Session, roster: Roster, message_id: int, now: datetime, note: str = "") -> Message:
+def ignore(
+    s: Session, roster: Roster, message_id: int, now: datetime, note: str = "", *, by: str = "cli"
+) -> Message:
     """Staff say: this message is not a report; leave it out of every count."""
     msg = get_message(s, message_id)
     reasons = ["工作人员确认：非报送邮件"] + ([f"备注：{note}"] if note else [])
-    result = MatchResult(
-        kind="other",
-        decision="ignored",
-        units=(),
-        period=None,
-        confidence=1.0,
-        reasons=tuple(reasons),
+    before = audit.message_state(s, msg)
+    _decide(s, msg, MatchResult("other", "ignored", (), None, 1.0, tuple(reasons)), roster, now)
+    audit.record(
+        s,
+        by=by,
+        action="ignore",
+        now=now,
+        summary=f"#{msg.id} 确认非报送" + (f"：{note}" if note else ""),
+        before=before,
+        after=audit.message_state(s, msg),
+        note=note,
+        message_id=msg.id,
     )
-    apply_match(s, msg, result, roster, now)
-    msg.decided_by = "staff"
     return msg
 
 
-def excuse(
-    s: Session, roster: Roster, unit: str, period: str, note: str, undo: bool = False
-) -> Slot:
-    """Excuse a unit from a period's report (or take the excuse back)."""
-    u = find_unit(s, unit, roster)
-    slot = s.scalar(select(Slot).where(Slot.unit_id == u.id, Slot.period == period))
+def unassign(
+    s: Session, roster: Roster, message_id: int, now: datetime, note: str = "", *, by: str = "cli"
+) -> Message:
+    """Take a decision back: the message leaves every slot and waits in review again.
+
+    It stays a staff decision, so `rematch` does not decide it again on its own."""
+    msg = get_message(s, message_id)
+    if msg.decision == "review":
+        raise StaffError(f"message #{message_id}: already in review", "该邮件已在待核队列中")
+    reasons = ["工作人员撤销原处理，退回待核"] + ([f"备注：{note}"] if note else [])
+    before = audit.message_state(s, msg)
+    _decide(s, msg, MatchResult("other", "review", (), None, 0.0, tuple(reasons)), roster, now)
+    audit.record(
+        s,
+        by=by,
+        action="unassign",
+        now=now,
+        summary=f"#{msg.id} 退回待核（原为 {audit.describe_message_state(before)}）",
+        before=before,
+        after=audit.message_state(s, msg),
+        note=note,
+        message_id=msg.id,
+    )
+    return msg
+
+
+def _decide(s: Session, msg: Message, result: MatchResult, roster: Roster, now: datetime) -> None:
+    s.execute(delete(Liaison).where(Liaison.message_id == msg.id))
+    apply_match(s, msg, result, roster, now)
+    msg.decided_by = "staff"
+
+
+def _address_source(s: Session, unit: Unit, address: str) -> str | None:
+    return s.scalar(
+        select(UnitAddress.source).where(
+            UnitAddress.unit_id == unit.id, UnitAddress.address == address.strip().lower()
+        )
+    )
+
+
+def _confirm_address(s: Session, unit: Unit, address: str, now: datetime) -> dict[str, Any] | None:
+    """Make `address` a staff-confirmed address of `unit`; what it was before (for undo),
+    or None when it already was."""
+    address = address.strip().lower()
+    row = s.scalar(
+        select(UnitAddress).where(UnitAddress.unit_id == unit.id, UnitAddress.address == address)
+    )
+    if row is None:
+        s.add(UnitAddress(unit_id=unit.id, address=address, source="staff", created_at=now))
+        s.flush()
+        return {"unit": unit.name, "address": address, "before": None}
+    if row.source in ("staff", "roster", "liaison"):
+        return None
+    before = row.source
+    row.source = "staff"
+    return {"unit": unit.name, "address": address, "before": before}
+
+
+def _restore_message(
+    s: Session, msg: Message, state: dict[str, Any], roster: Roster, now: datetime
+) -> None:
+    result = MatchResult(
+        state["kind"],
+        state["decision"],
+        tuple(state.get("units") or ()),
+        state.get("period"),
+        float(state.get("confidence") or 0.0),
+        tuple(state.get("reasons") or ()),
+    )
+    s.execute(delete(Liaison).where(Liaison.message_id == msg.id))
+    apply_match(s, msg, result, roster, now)
+    msg.decided_by = state.get("decided_by") or "auto"
+    s.execute(delete(Liaison).where(Liaison.message_id == msg.id))
+    for lia in state.get("liaison") or []:
+        unit = s.scalar(select(Unit).where(Unit.name == lia["unit"]))
+        if unit is not None:
+            s.add(
+                Liaison(
+                    unit_id=unit.id,
+                    message_id=msg.id,
+                    fields=lia.get("fields") or {},
+                    created_at=now,
+                )
+            )
+    s.flush()
+
+
+def _restore_address(s: Session, change: dict[str, Any] | None) -> None:
+    if not change:
+        return
+    unit = s.scalar(select(Unit).where(Unit.name == change["unit"]))
+    if unit is None:
+        return
+    row = s.scalar(
+        select(UnitAddress).where(
+            UnitAddress.unit_id == unit.id, UnitAddress.address == change["address"]
+        )
+    )
+    if row is None:
+        return
+    if change.get("before") is None:
+        s.delete(row)
+    else:
+        row.source = change["before"]
+    s.flush()
+
+
+# --- a unit's slots ---------------------------------------------------------------------------
+
+
+def _slot(s: Session, unit: Unit, period: str) -> Slot:
+    slot = s.scalar(select(Slot).where(Slot.unit_id == unit.id, Slot.period == period))
     if slot is None:
-        raise StaffError(f"{u.name} owes no report for {period}")
+        raise StaffError(
+            f"{unit.name} owes no report for {period}", f"{unit.name} 在 {period} 没有应报记录"
+        )
+    return slot
+
+
+def _slot_state(slot: Slot) -> dict[str, Any]:
+    return {
+        "slot_id": slot.id,
+        "period": slot.period,
+        "due": slot.due.isoformat(),
+        "excused": slot.excused,
+        "note": slot.note,
+        "moved_from": slot.moved_from,
+        "scheduled": slot.scheduled,
+    }
+
+
+def excuse(
+    s: Session,
+    roster: Roster,
+    unit: str,
+    period: str,
+    note: str,
+    undo: bool = False,
+    *,
+    by: str = "cli",
+    now: datetime | None = None,
+) -> Slot:
+    """Excuse a unit from a period's report (or, with `undo`, take the excuse back)."""
+    now = now or datetime.now(UTC)
+    check_period(period)
+    u = find_unit(s, unit, roster)
+    slot = _slot(s, u, period)
+    if slot.excused != undo:
+        state = "already excused" if not undo else "not excused"
+        zh = "已是免报" if not undo else "并未免报"
+        raise StaffError(f"{u.name} {period}: {state}", f"{u.name} {period} {zh}")
+    before = _slot_state(slot)
     slot.excused = not undo
     slot.note = "" if undo else note
+    audit.record(
+        s,
+        by=by,
+        action="unexcuse" if undo else "excuse",
+        now=now,
+        summary=f"{u.name} {period} "
+        + ("取消免报" if undo else "免报" + (f"：{note}" if note else "")),
+        before=before,
+        after=_slot_state(slot),
+        note=note,
+        unit_id=u.id,
+    )
     return slot
+
+
+def reschedule(
+    s: Session,
+    roster: Roster,
+    unit: str,
+    period: str,
+    to_period: str,
+    now: datetime,
+    *,
+    note: str = "",
+    by: str = "cli",
+) -> Slot:
+    """The unit's event moved from `period` to `to_period`: its slot moves with it (the
+    due date follows; reports already counted stay counted). The roster sync leaves it moved."""
+    check_period(period)
+    check_period(to_period)
+    u = find_unit(s, unit, roster)
+    slot = _slot(s, u, period)
+    if to_period == period:
+        raise StaffError(f"{u.name}: already in {period}", f"{u.name} 已在 {period}")
+    taken = s.scalar(select(Slot).where(Slot.unit_id == u.id, Slot.period == to_period))
+    if taken is not None:
+        raise StaffError(
+            f"{u.name} already has a slot for {to_period}",
+            f"{u.name} 在 {to_period} 已有应报记录，不能移入",
+        )
+    before = _slot_state(slot)
+    slot.moved_from = slot.moved_from or period
+    if slot.moved_from == to_period:
+        slot.moved_from = None  # moved back where the roster has it
+    slot.period = to_period
+    slot.due = due_date(to_period, roster.campaign.deadline_day)
+    s.flush()
+    audit.record(
+        s,
+        by=by,
+        action="reschedule",
+        now=now,
+        summary=f"{u.name} 活动月份 {period} → {to_period}" + (f"：{note}" if note else ""),
+        before=before,
+        after=_slot_state(slot),
+        note=note,
+        unit_id=u.id,
+    )
+    return slot
+
+
+def remember_sender(
+    s: Session,
+    roster: Roster,
+    message_id: int,
+    unit: str,
+    now: datetime,
+    *,
+    by: str = "cli",
+) -> str:
+    """The sender of this message writes for `unit`: a staff-confirmed address (matching
+    evidence and a reminder address from now on). Returns the address."""
+    msg = get_message(s, message_id)
+    if not msg.from_addr:
+        raise StaffError(f"message #{message_id}: no sender address", "该邮件没有发件地址")
+    u = find_unit(s, unit, roster)
+    change = _confirm_address(s, u, msg.from_addr, now)
+    if change is None:
+        raise StaffError(
+            f"{msg.from_addr} is already an address of {u.name}",
+            f"{msg.from_addr} 已是 {u.name} 的地址",
+        )
+    audit.record(
+        s,
+        by=by,
+        action="remember_sender",
+        now=now,
+        summary=f"记住 {msg.from_addr} 为 {u.name} 的地址",
+        before={"address": None},
+        after={"address": change},
+        message_id=msg.id,
+        unit_id=u.id,
+    )
+    return msg.from_addr.lower()
+
+
+# --- undo -------------------------------------------------------------------------------------
+
+
+def undo(s: Session, roster: Roster, audit_id: int, now: datetime, *, by: str = "cli") -> Audit:
+    """Undo one staff action, if nothing has changed the same thing since."""
+    row = s.get(Audit, audit_id)
+    if row is None:
+        raise StaffError(f"history #{audit_id}: no such entry", f"没有编号为 {audit_id} 的记录")
+    if row.action == "undo":
+        raise StaffError(
+            f"history #{audit_id} is itself an undo; do the action again instead",
+            "这条记录本身就是撤销，如需恢复请重新操作",
+        )
+    if row.undone_by_id is not None:
+        raise StaffError(f"history #{audit_id}: already undone", "该操作已撤销")
+    stale = StaffError(
+        f"history #{audit_id}: changed again since; undo the later change first",
+        "此后又有改动，请先撤销后面的操作",
+    )
+    if row.action in ("assign", "ignore", "unassign"):
+        if row.message_id is None:
+            raise StaffError(f"history #{audit_id}: the message is gone", "该邮件已不存在")
+        msg = get_message(s, row.message_id)
+        current = audit.message_state(s, msg)
+        if not audit.same_message_state(current, row.after):
+            raise stale
+        _restore_message(s, msg, row.before, roster, now)
+        _restore_address(s, row.after.get("address"))
+        after = audit.message_state(s, msg)
+        summary = f"撤销：{row.summary}（恢复为 {audit.describe_message_state(after)}）"
+    elif row.action in ("excuse", "unexcuse", "reschedule"):
+        slot = s.get(Slot, row.before.get("slot_id"))
+        if slot is None:
+            raise stale
+        if _slot_state(slot) != row.after:
+            raise stale
+        if row.action == "reschedule":
+            taken = s.scalar(
+                select(Slot.id).where(
+                    Slot.unit_id == slot.unit_id,
+                    Slot.period == row.before["period"],
+                    Slot.id != slot.id,
+                )
+            )
+            if taken is not None:
+                raise stale
+        slot.period = row.before["period"]
+        slot.due = datetime.fromisoformat(row.before["due"]).date()
+        slot.excused = bool(row.before["excused"])
+        slot.note = row.before["note"]
+        slot.moved_from = row.before.get("moved_from")
+        s.flush()
+        after = _slot_state(slot)
+        summary = f"撤销：{row.summary}"
+    elif row.action == "remember_sender":
+        _restore_address(s, row.after.get("address"))
+        after = {"address": None}
+        summary = f"撤销：{row.summary}"
+    else:
+        raise StaffError(f"history #{audit_id}: {row.action} cannot be undone", "该操作不能撤销")
+    return audit.record(
+        s,
+        by=by,
+        action="undo",
+        now=now,
+        summary=summary,
+        before=row.after,
+        after=after,
+        message_id=row.message_id,
+        unit_id=row.unit_id,
+        undoes=row,
+    )
 
 
 @dataclass

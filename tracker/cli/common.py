@@ -124,6 +124,28 @@ AS_OF = AsOf()
 PERIOD = Period()
 
 
+def default_by() -> str:
+    """Who runs a staff command, for the audit trail: the login behind sudo, else the user."""
+    import getpass
+    import os
+
+    who = os.environ.get("SUDO_USER")
+    if not who:
+        try:
+            who = getpass.getuser()
+        except (KeyError, OSError):
+            who = "unknown"
+    return f"cli:{who}"
+
+
+BY = click.option(
+    "--by",
+    default=default_by,
+    show_default="cli:$USER",
+    help="Who decides, for the history (audit trail).",
+)
+
+
 def message_json(msg: Any) -> dict[str, Any]:
     return {
         "id": msg.id,

@@ -60,6 +60,9 @@ def poll(ctx: click.Context, once: bool) -> None:
 
     with clear_errors():
         report = app.recorder(on_recorded=receipt_hook(app)).poll_once(app.source())
+    from tracker.pollstate import note_poll
+
+    note_poll(app.db, app.clock().now(), report.new, report.in_review)
     console = Console()
     for r in report.recorded:
         units = "、".join(r.units) or "-"
@@ -348,11 +351,12 @@ def _command_name() -> str:
 
 
 def _register_commands() -> None:
-    from tracker.cli import mail, service, staff
+    from tracker.cli import mail, service, staff, web
 
     staff.register(main)
     mail.register(main)
     service.register(main)
+    web.register(main)
 
 
 _register_commands()

@@ -10,13 +10,42 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from tracker.cli.common import AS_OF, PERIOD, _messages_query, fail, message_json, open_app
+from tracker.cli.common import (
+    AS_OF,
+    BY,
+    PERIOD,
+    _messages_query,
+    fail,
+    message_json,
+    open_app,
+)
 from tracker.models import Message
-from tracker.staff import StaffError, assign, excuse, ignore, rematch
+from tracker.staff import (
+    StaffError,
+    assign,
+    excuse,
+    ignore,
+    rematch,
+    reschedule,
+    unassign,
+    undo,
+)
 
 
 def register(main: click.Group) -> None:
-    for command in (review, assign_cmd, ignore_cmd, excuse_cmd, rematch_cmd, export_cmd, show):
+    for command in (
+        review,
+        assign_cmd,
+        ignore_cmd,
+        unassign_cmd,
+        excuse_cmd,
+        reschedule_cmd,
+        history_cmd,
+        undo_cmd,
+        rematch_cmd,
+        export_cmd,
+        show,
+    ):
         main.add_command(command)
 
 
@@ -97,35 +126,74 @@ def show(ctx: click.Context, message_id: int) -> None:
     "--kind", type=click.Choice(["report", "liaison"]), default="report", show_default=True
 )
 @click.option("--note", default="", help="A note kept with the decision.")
+@BY
 @click.pass_context
 def assign_cmd(
-    ctx: click.Context, message_id: int, units: tuple[str, ...], period: str, kind: str, note: str
+    ctx: click.Context,
+    message_id: int,
+    units: tuple[str, ...],
+    period: str,
+    kind: str,
+    note: str,
+    by: str,
 ) -> None:
-    """Decide a message by hand: it is KIND for these units and this period."""
+    """Decide a message by hand: it is KIND for these units and this period.
+
+    A unit may be written as staff write it (alias, traditional characters, abbreviation,
+    several in one --unit separated by 、); a name that is not one unit's is refused with
+    close names to choose from."""
+    from tracker.unitnames import split_names
+
     app = open_app(ctx)
     try:
         with app.db.session() as s:
             msg = assign(
-                s, app.roster, message_id, units, period, app.clock().now(), kind=kind, note=note
+                s,
+                app.roster,
+                message_id,
+                split_names(units),
+                period,
+                app.clock().now(),
+                kind=kind,
+                note=note,
+                by=by,
             )
-            click.echo(f"#{msg.id}: {kind} for {'、'.join(units)} {period} (staff decision)")
+            names = "、".join(mu.unit.name for mu in msg.units)
+            click.echo(f"#{msg.id}: {kind} for {names} {period} (staff decision)")
     except StaffError as exc:
         fail(str(exc), 1)
 
 
 @click.command("ignore")
 @click.argument("message_id", type=int)
-@click.option("--note", default="", help="A note kept with the decision.")
+@click.option("--note", default="", help="A note kept with the decision (the reason).")
+@BY
 @click.pass_context
-def ignore_cmd(ctx: click.Context, message_id: int, note: str) -> None:
+def ignore_cmd(ctx: click.Context, message_id: int, note: str, by: str) -> None:
     """Decide a message by hand: it is not a report."""
     app = open_app(ctx)
     try:
         with app.db.session() as s:
-            ignore(s, app.roster, message_id, app.clock().now(), note)
+            ignore(s, app.roster, message_id, app.clock().now(), note, by=by)
     except StaffError as exc:
         fail(str(exc), 1)
     click.echo(f"#{message_id}: ignored (staff decision)")
+
+
+@click.command("unassign")
+@click.argument("message_id", type=int)
+@click.option("--note", default="", help="A note kept with the change.")
+@BY
+@click.pass_context
+def unassign_cmd(ctx: click.Context, message_id: int, note: str, by: str) -> None:
+    """Take a message's decision back: it leaves every slot and waits in review again."""
+    app = open_app(ctx)
+    try:
+        with app.db.session() as s:
+            unassign(s, app.roster, message_id, app.clock().now(), note, by=by)
+    except StaffError as exc:
+        fail(str(exc), 1)
+    click.echo(f"#{message_id}: back in review (staff decision)")
 
 
 @click.command("excuse")
@@ -133,17 +201,95 @@ def ignore_cmd(ctx: click.Context, message_id: int, note: str) -> None:
 @click.argument("period", type=PERIOD)
 @click.option("--note", default="", help="Why (kept with the slot).")
 @click.option("--undo", is_flag=True, help="Take the excuse back.")
+@BY
 @click.pass_context
-def excuse_cmd(ctx: click.Context, unit: str, period: str, note: str, undo: bool) -> None:
+def excuse_cmd(ctx: click.Context, unit: str, period: str, note: str, undo: bool, by: str) -> None:
     """Excuse UNIT from reporting for PERIOD (no reminders, counted as excused)."""
     app = open_app(ctx)
     try:
         with app.db.session() as s:
-            slot = excuse(s, app.roster, unit, period, note, undo)
+            slot = excuse(s, app.roster, unit, period, note, undo, by=by, now=app.clock().now())
             name = slot.unit.name
     except StaffError as exc:
         fail(str(exc), 1)
     click.echo(f"{name} {period}: {'no longer excused' if undo else 'excused'}")
+
+
+@click.command("reschedule")
+@click.argument("unit")
+@click.argument("period", type=PERIOD)
+@click.argument("to_period", metavar="TO_PERIOD", type=PERIOD)
+@click.option("--note", default="", help="Why (kept in the history).")
+@BY
+@click.pass_context
+def reschedule_cmd(
+    ctx: click.Context, unit: str, period: str, to_period: str, note: str, by: str
+) -> None:
+    """UNIT's event moved from PERIOD to TO_PERIOD: its slot (and due date) moves with it."""
+    app = open_app(ctx)
+    try:
+        with app.db.session() as s:
+            slot = reschedule(
+                s, app.roster, unit, period, to_period, app.clock().now(), note=note, by=by
+            )
+            name, due = slot.unit.name, slot.due
+    except StaffError as exc:
+        fail(str(exc), 1)
+    click.echo(f"{name}: {period} -> {to_period} (due {due.isoformat()})")
+
+
+@click.command("history")
+@click.option("--message", "message_id", type=int, help="Only this message's history.")
+@click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+@click.pass_context
+def history_cmd(ctx: click.Context, message_id: int | None, limit: int, as_json: bool) -> None:
+    """Staff actions, newest first: who, when, what, before -> after (the audit trail)."""
+    from tracker.audit import history
+
+    app = open_app(ctx)
+    tz = app.config.timezone
+    with app.db.session() as s:
+        for row in history(s, message_id=message_id, limit=limit):
+            if as_json:
+                click.echo(
+                    json.dumps(
+                        {
+                            "id": row.id,
+                            "at": row.at.isoformat(),
+                            "by": row.by,
+                            "action": row.action,
+                            "message_id": row.message_id,
+                            "summary": row.summary,
+                            "before": row.before,
+                            "after": row.after,
+                            "note": row.note,
+                            "undoes": row.undoes_id,
+                            "undone_by": row.undone_by_id,
+                        },
+                        ensure_ascii=False,
+                    )
+                )
+            else:
+                undone = f" (undone by #{row.undone_by_id})" if row.undone_by_id else ""
+                when = row.at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+                click.echo(f"#{row.id} {when} {row.by} {row.action}: {row.summary}{undone}")
+
+
+@click.command("undo")
+@click.argument("history_id", type=int)
+@BY
+@click.pass_context
+def undo_cmd(ctx: click.Context, history_id: int, by: str) -> None:
+    """Undo one staff action (an id from `history`), if nothing changed it since."""
+    app = open_app(ctx)
+    try:
+        with app.db.session() as s:
+            row = undo(s, app.roster, history_id, app.clock().now(), by=by)
+            summary = row.summary
+    except StaffError as exc:
+        fail(str(exc), 1)
+    click.echo(f"#{history_id} undone: {summary}")
 
 
 @click.command("rematch")
