@@ -27,6 +27,8 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from intake.archives import zip_problem
+
 log = logging.getLogger(__name__)
 
 MIN_PHOTO_SIDE = 300
@@ -37,7 +39,6 @@ MIN_EMBEDDED_PHOTO_BYTES = 30 * 1024
 MIN_DOC_CHARS = 30
 MIN_BODY_CHARS = 60
 MAX_DOC_BYTES = 30 * 1024 * 1024
-MAX_DOCX_UNPACKED = 200 * 1024 * 1024
 MAX_PDF_PAGES = 10
 PDF_SECONDS = 5.0
 
@@ -154,10 +155,11 @@ def read_docx(payload: bytes) -> DocFacts:
     if len(payload) > MAX_DOC_BYTES:
         return DocFacts(0, error="文档过大，未读取")
     try:
+        problem = zip_problem(payload)
+        if problem is not None:
+            return DocFacts(0, error=problem)
         with zipfile.ZipFile(io.BytesIO(payload)) as zf:
             infos = zf.infolist()
-            if sum(i.file_size for i in infos) > MAX_DOCX_UNPACKED:
-                return DocFacts(0, error="文档解压后过大，未读取")
             embedded = sum(
                 1
                 for i in infos

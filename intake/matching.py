@@ -27,6 +27,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from intake.archives import checked_zip
 from intake.classify import (
     KIND_LIAISON,
     KIND_OTHER,
@@ -42,6 +43,7 @@ from intake.text import (
     normalize,
     normalize_lines,
     split_quoted,
+    strip_controls,
     strip_reply_prefixes,
     to_simplified,
 )
@@ -621,15 +623,25 @@ def _fields_from_rows(rows: Iterable[list[str]]) -> dict[str, str]:
     return fields
 
 
+# How much of a liaison form is read: the form is one small table. The archive itself is
+# checked first (intake.archives: no zip bomb reaches openpyxl or python-docx).
+MAX_FORM_SHEETS = 5
+MAX_FORM_ROWS = 200
+MAX_FORM_COLUMNS = 30
+MAX_FIELD = 200
+
+
 def _xlsx_rows(payload: bytes) -> list[list[str]]:
     import openpyxl
 
-    book = openpyxl.load_workbook(io.BytesIO(payload), read_only=True, data_only=True)
+    book = openpyxl.load_workbook(io.BytesIO(checked_zip(payload)), read_only=True, data_only=True)
     try:
         rows = []
-        for sheet in book.worksheets:
-            for row in sheet.iter_rows(values_only=True):
-                rows.append(["" if v is None else _cell_text(v) for v in row])
+        for sheet in book.worksheets[:MAX_FORM_SHEETS]:
+            for row in sheet.iter_rows(
+                max_row=MAX_FORM_ROWS, max_col=MAX_FORM_COLUMNS, values_only=True
+            ):
+                rows.append(["" if v is None else _cell_text(v)[:MAX_FIELD] for v in row])
         return rows
     finally:
         book.close()
@@ -644,25 +656,26 @@ def _cell_text(value: object) -> str:
 def _docx_rows(payload: bytes) -> list[list[str]]:
     import docx
 
-    document = docx.Document(io.BytesIO(payload))
+    document = docx.Document(io.BytesIO(checked_zip(payload)))
     rows: list[list[str]] = []
-    for table in document.tables:
-        for row in table.rows:
+    for table in document.tables[:MAX_FORM_SHEETS]:
+        for row in table.rows[:MAX_FORM_ROWS]:
             cells: list[str] = []
             previous = None
-            for cell in row.cells:
+            for cell in row.cells[:MAX_FORM_COLUMNS]:
                 if cell._tc is previous:  # a merged cell repeats itself
                     continue
                 previous = cell._tc
-                cells.append(cell.text)
+                cells.append(cell.text[:MAX_FIELD])
             rows.append(cells)
-    rows.extend([p.text] for p in document.paragraphs if p.text.strip())
+    paragraphs = document.paragraphs[:MAX_FORM_ROWS]
+    rows.extend([p.text[:MAX_FIELD]] for p in paragraphs if p.text.strip())
     return rows
 
 
 _BODY_FIELD = re.compile(
     r"(单位名称|联络员姓名|姓名|性别|职务|办公电话|手机号码|手机号|手机|传真|qq号码|qq号|qq|微信号|微信|电子邮箱|邮箱)"
-    r"\s*[:：]\s*([^\s,，;；|]+)",
+    r"\s{0,20}[:：]\s{0,20}([^\s,，;；|]{1,200})",
     re.IGNORECASE,
 )
 
@@ -683,13 +696,13 @@ def read_liaison_fields(mail: ParsedMail) -> dict[str, str]:
         except Exception:  # a broken office file is just not a form
             continue
         for key, value in _fields_from_rows(rows).items():
-            fields.setdefault(key, value)
+            fields.setdefault(key, strip_controls(value)[:MAX_FIELD])
     if not fields:
         text = to_simplified(unicodedata.normalize("NFKC", body_text(mail)))
         for m in _BODY_FIELD.finditer(text):
             label = _field_label(m.group(1))
             if label:
-                fields.setdefault(label, m.group(2).strip())
+                fields.setdefault(label, strip_controls(m.group(2).strip())[:MAX_FIELD])
     return fields
 
 
