@@ -67,6 +67,8 @@ class App:
             own_addresses=self.config.own_addresses,
             batch_size=mb.batch_size,
             max_message_bytes=mb.max_message_mb * 1024 * 1024,
+            analysis_seconds=mb.analysis_seconds,
+            analysis_memory_bytes=mb.analysis_memory_mb * 1024 * 1024,
             on_recorded=on_recorded,
             **kwargs,  # type: ignore[arg-type]
         )

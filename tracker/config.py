@@ -41,6 +41,8 @@ class MailboxConfig:
     batch_size: int = 50
     max_message_mb: int = 60
     timeout: float = 30.0
+    analysis_seconds: float = 60.0
+    analysis_memory_mb: int = 1024
 
 
 @dataclass(frozen=True)
@@ -273,6 +275,7 @@ _TABLES: dict[str, set[str]] = {
     "mailbox": {
         "type", "host", "port", "security", "username", "password", "password_file",
         "folder", "path", "after_record", "move_to", "batch_size", "max_message_mb", "timeout",
+        "analysis_seconds", "analysis_memory_mb",
     },
     "smtp": {
         "host", "port", "security", "username", "password", "password_file", "from",
@@ -462,12 +465,20 @@ def _mailbox(t: _Table, base: Path) -> MailboxConfig:
     after = t.choice("after_record", ("flag", "move", "none"), "flag")
     batch = t.integer("batch_size", 50, 1, 1000)
     cap = t.integer("max_message_mb", 60, 1, 2000)
+    seconds = t.number("analysis_seconds", 60.0, 1.0, 3600.0)
+    memory = t.integer("analysis_memory_mb", 1024, 128, 65536)
     if kind == "maildir":
         path = t.path("path", base, None)
         if path is None:
             raise ConfigError('[mailbox] path: missing (type = "maildir" needs the Maildir folder)')
         return MailboxConfig(
-            type=kind, path=path, after_record=after, batch_size=batch, max_message_mb=cap
+            type=kind,
+            path=path,
+            after_record=after,
+            batch_size=batch,
+            max_message_mb=cap,
+            analysis_seconds=seconds,
+            analysis_memory_mb=memory,
         )
     security = t.choice("security", ("ssl", "starttls", "none"), "ssl")
     host = t.string("host")
@@ -495,6 +506,8 @@ def _mailbox(t: _Table, base: Path) -> MailboxConfig:
         batch_size=batch,
         max_message_mb=cap,
         timeout=t.number("timeout", 30.0, 1.0, 600.0),
+        analysis_seconds=seconds,
+        analysis_memory_mb=memory,
     )
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import traceback
+import types
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from pathlib import Path
@@ -25,6 +26,7 @@ from intake.mailbox import FetchedMail, MailboxError, MailSource
 from intake.matching import MatchResult, UnitRef, match, read_liaison_fields
 from intake.parsing import ParsedMail, UnparseableMail, parse_message
 from intake.store import AttachmentStore
+from tracker.bounded import run_bounded
 from tracker.clock import Clock
 from tracker.db import Database
 from tracker.evidence import assess_message
@@ -148,6 +150,44 @@ def analyse(
     return Analysis(parsed, result, None, when)
 
 
+def analyse_bounded(
+    raw: bytes,
+    units: Sequence[UnitRef],
+    *,
+    received_at: datetime,
+    own_addresses: Sequence[str] = (),
+    seconds: float = 60.0,
+    memory_bytes: int | None = None,
+) -> Analysis:
+    """`analyse` in a child process under a time (and memory) budget.
+
+    Past the budget, or when the child dies, the mail is kept raw and sent to review with
+    the reason; nothing the mail holds can stall or exhaust the intake itself.
+    """
+
+    def work() -> Analysis:
+        analysis = analyse(raw, units, received_at=received_at, own_addresses=own_addresses)
+        if analysis.parsed is None:
+            return analysis
+        # mappingproxy does not pickle: the headers travel as a dict
+        headers = dict(analysis.parsed.headers)
+        return replace(analysis, parsed=replace(analysis.parsed, headers=headers))
+
+    outcome = run_bounded(work, seconds=seconds, memory_bytes=memory_bytes)
+    if outcome.value is not None:
+        analysis = outcome.value
+        if analysis.parsed is not None:
+            headers = types.MappingProxyType(dict(analysis.parsed.headers))
+            analysis = replace(analysis, parsed=replace(analysis.parsed, headers=headers))
+        return analysis
+    if outcome.timed_out:
+        reason = f"邮件分析超时（超过 {seconds:g} 秒），已保留原件，请人工查看"
+    else:
+        reason = "邮件分析超出资源限制，已保留原件，请人工查看"
+    log.warning("mail kept raw and sent to review: %s", outcome.failure)
+    return Analysis(None, _review(reason), outcome.failure, received_at)
+
+
 def _review(reason: str) -> MatchResult:
     return MatchResult(
         kind="other", decision="review", units=(), period=None, confidence=0.0, reasons=(reason,)
@@ -173,6 +213,8 @@ class Recorder:
         own_addresses: Sequence[str] = (),
         batch_size: int = 50,
         max_message_bytes: int = 60 * 1024 * 1024,
+        analysis_seconds: float = 60.0,
+        analysis_memory_bytes: int | None = 1024 * 1024 * 1024,
         on_recorded: OnRecorded | None = None,
         should_stop: Callable[[], bool] = lambda: False,
     ) -> None:
@@ -183,6 +225,8 @@ class Recorder:
         self.own_addresses = tuple(a.lower() for a in own_addresses)
         self.batch_size = batch_size
         self.max_message_bytes = max_message_bytes
+        self.analysis_seconds = analysis_seconds
+        self.analysis_memory_bytes = analysis_memory_bytes
         self.on_recorded = on_recorded
         self.should_stop = should_stop
 
@@ -306,8 +350,13 @@ class Recorder:
         else:
             stored_raw = self.store.put_raw(fetched.raw)
             raw_path, raw_size = stored_raw.relpath, stored_raw.size
-            analysis = analyse(
-                fetched.raw, units, received_at=received_at, own_addresses=self.own_addresses
+            analysis = analyse_bounded(
+                fetched.raw,
+                units,
+                received_at=received_at,
+                own_addresses=self.own_addresses,
+                seconds=self.analysis_seconds,
+                memory_bytes=self.analysis_memory_bytes,
             )
         parsed, result = analysis.parsed, analysis.result
         received_at = analysis.received_at or received_at
