@@ -9,7 +9,7 @@ import logging
 import re
 import shutil
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -472,3 +472,79 @@ def test_history_page_lists_actions_with_who_and_undo_buttons(clerk: Client, app
     clerk.post("/messages/10/ignore", {"note": "测试"})
     html = clerk.get("/history").data.decode()
     assert "确认非报送" in html and "clerk" in html and "/undo" in html
+
+
+# --- mail links into the board --------------------------------------------------------------
+
+SINCE = datetime(2023, 6, 1, tzinfo=UTC)
+SMTP = '[smtp]\nhost = "127.0.0.1"\nsecurity = "none"\nfrom = "xtxgov@126.com"\n'
+
+
+def test_digest_links_review_items_units_and_reports_to_the_board(config: Path) -> None:
+    from tracker.outgoing.digest import make_digest
+
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        + SMTP
+        + '[web]\nbase_url = "https://report.office.lan/board"\n',
+        encoding="utf-8",
+    )
+    a = App.from_path(config)
+    try:
+        with a.db.session() as s:
+            d = make_digest(s, a.config, a.roster, AS_OF, to=["staff@example.com"], since=SINCE)
+    finally:
+        a.close()
+    base = "https://report.office.lan/board"
+    assert f'href="{base}/messages/10"' in d.html  # a review item
+    assert f'href="{base}/messages/13"' in d.html  # a new report (石潭镇, June)
+    assert f'href="{base}/units/%E7%9F%B3%E6%BD%AD%E9%95%87"' in d.html  # 石潭镇
+    assert f'href="{base}/review"' in d.html and "report-intake 命令" not in d.html
+    assert f"核对：{base}/messages/10" in d.text
+
+
+def test_digest_has_no_board_links_without_a_base_url(config: Path) -> None:
+    from tracker.outgoing.digest import make_digest
+
+    config.write_text(config.read_text(encoding="utf-8") + SMTP, encoding="utf-8")
+    a = App.from_path(config)
+    try:
+        with a.db.session() as s:
+            d = make_digest(s, a.config, a.roster, AS_OF, to=["staff@example.com"])
+    finally:
+        a.close()
+    assert "/messages/" not in d.html and "/units/" not in d.html and "核对：" not in d.text
+
+
+# --- the service unit -------------------------------------------------------------------------
+
+WEB_UNIT = (
+    Path(__file__).resolve().parent.parent / "deploy" / "systemd" / "report-intake-web.service"
+)
+
+
+def test_web_unit_file_scores_2_or_better_in_systemd_analyze_security() -> None:
+    import shutil as sh
+    import subprocess
+
+    tool = sh.which("systemd-analyze")
+    if tool is None:
+        pytest.skip("systemd-analyze is not installed (apt-get install systemd)")
+    result = subprocess.run(
+        [tool, "security", "--offline=true", "--no-pager", str(WEB_UNIT)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    out = result.stdout + result.stderr
+    line = next((x for x in out.splitlines() if "Overall exposure level" in x), None)
+    assert line is not None, out
+    score = float(line.split("Overall exposure level for", 1)[1].split(":", 1)[1].split()[0])
+    assert score <= 2.0, out
+    text = WEB_UNIT.read_text()
+    for needle in (
+        "report-intake web",
+        "StateDirectory=report-intake",
+        "LoadCredential=web-secret:",
+    ):
+        assert needle in text

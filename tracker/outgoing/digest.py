@@ -41,6 +41,7 @@ from tracker.outgoing.emails import (
     period_label,
     size_label,
 )
+from tracker.outgoing.links import add_board_links
 from tracker.outgoing.outbox import DeliveryReport, Mailer, deliver_now, enqueue
 from tracker.roster import Roster
 from tracker.slots import SlotStatus, slot_states
@@ -384,6 +385,7 @@ def digest_context(
         ],
         state_labels=STATE_LABELS,
     )
+    add_board_links(ctx, config.web)
     return ctx, images
 
 
