@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from intake.matching import MatchResult, UnitRef, build_index, match  # noqa: E402
 from intake.parsing import ParsedMail, parse_message  # noqa: E402
+from intake.places import Jurisdiction  # noqa: E402
 from tracker.roster import load_roster  # noqa: E402
 
 OWN_ADDRESSES = ("xtxgov@126.com",)
@@ -56,23 +57,41 @@ def load_units(path: Path) -> tuple[UnitRef, ...]:
     return load_roster(path).unit_refs()
 
 
+def load_jurisdiction(path: Path) -> Jurisdiction:
+    return load_roster(path).jurisdiction
+
+
 def received_at(mail: ParsedMail) -> datetime:
     return mail.date or datetime(2023, 6, 1, tzinfo=UTC)
 
 
-def evaluate(corpus: Path, units: Sequence[UnitRef]) -> tuple[list[Row], float]:
+def evaluate(
+    corpus: Path, units: Sequence[UnitRef], place: Jurisdiction | None = None
+) -> tuple[list[Row], float]:
     """Match every corpus mail; return the rows and the mails per second of `match` alone."""
     with (corpus / "expected.toml").open("rb") as f:
         expected = tomllib.load(f)
     parsed = {name: parse_message((corpus / "mails" / name).read_bytes()) for name in expected}
-    build_index(units)
+    build_index(units, place)
     for mail in parsed.values():  # warm up: imports (openpyxl, python-docx), regex caches
-        match(mail, units, received_at=received_at(mail), own_addresses=OWN_ADDRESSES)
+        match(
+            mail,
+            units,
+            received_at=received_at(mail),
+            own_addresses=OWN_ADDRESSES,
+            jurisdiction=place,
+        )
     rows = []
     started = time.perf_counter()
     for name, want in expected.items():
         mail = parsed[name]
-        result = match(mail, units, received_at=received_at(mail), own_addresses=OWN_ADDRESSES)
+        result = match(
+            mail,
+            units,
+            received_at=received_at(mail),
+            own_addresses=OWN_ADDRESSES,
+            jurisdiction=place,
+        )
         rows.append(Row(name, want, result))
     elapsed = time.perf_counter() - started
     return rows, len(rows) / elapsed if elapsed else float("inf")
@@ -90,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     units = load_units(args.roster)
-    rows, speed = evaluate(args.corpus, units)
+    rows, speed = evaluate(args.corpus, units, load_jurisdiction(args.roster))
     width = max(len(r.name) for r in rows)
     for row in rows:
         if args.wrong_only and row.right:

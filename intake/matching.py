@@ -5,11 +5,12 @@ subject, sender display name, attachment names, the quoted header of a forward, 
 signature, the liaison form, the body) and weighed by place: the body names other units
 in passing, so units only in the body count little. Names are found as written in the roster
 (canonical name and aliases, with the county prefix dropped), as abbreviations officialdom
-uses without listing them (县市场监管局 for 湘潭县市场监督管理局: the short stem's characters
+uses without listing them (县市场监管局 for X县市场监督管理局: the short stem's characters
 occur in order in the long one, with the same kind of unit suffix), and by distinctive
-stems (昆仑燃气). A name written right after another jurisdiction (湘潭市林业局, 岳塘区…, 市林业局
-where the roster writes 县, 株洲县…) names that jurisdiction's body and never counts for the
-county's unit. The period is read from the subject, attachment names and body, else inferred
+stems (昆仑燃气). The place rules come from the roster's jurisdiction and its parent
+(`intake.places.Jurisdiction`): a name written right after another jurisdiction (the parent
+city's X市林业局, a neighbour's Y区…, a bare 市林业局 where the roster writes 县, Z县…) names
+that jurisdiction's body and never counts for the office's own unit. The period is read from the subject, attachment names and body, else inferred
 from the unit's schedule and the received date, but only for mail about the theme day; other
 documents (年度报告, 工作要点 …) go to review. A confident answer is given only when nothing
 disagrees; everything else goes to review, with reasons a clerk can read.
@@ -39,6 +40,7 @@ from intake.classify import (
     real_attachments,
 )
 from intake.cloudlinks import find_cloud_links
+from intake.places import LEVELS, Jurisdiction, fold_lookalikes
 from intake.text import (
     normalize,
     normalize_lines,
@@ -53,6 +55,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LIAISON_FIELDS",
+    "Jurisdiction",
     "MatchResult",
     "MatcherIndex",
     "UnitRef",
@@ -91,14 +94,18 @@ class MatchResult:
 # ---------------------------------------------------------------------------------------------
 # Roster index
 
-_COUNTY_PREFIX = re.compile(r"^(?:湘潭县|湘潭市|县|市)")
-# The jurisdiction a roster name itself starts with (县林业局, 市生态环境局县分局); 市场 is no 市.
-_NAME_JURISDICTION = re.compile(r"^(?:湘潭县|湘潭市|县|市(?!场))")
-# The county's own place name, and characters people type for its look-alikes (湘谭县).
-_COUNTY_PLACE = "湘潭"
-_LOOKALIKES = str.maketrans({"谭": "潭", "覃": "潭", "譚": "潭"})
-# Words that stand before a bare 县 without making a place name of it (我县, 全县, 会同县司法局,
-# 联合县水利局, 射埠镇、县水利局): after these, 县 is this county.
+
+def _prefix_patterns(j: Jurisdiction) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """What a roster name starts with that names the own place or the parent: stripped to get
+    the core name (县林业局 -> 林业局), and kept as the jurisdiction the name itself carries
+    (县林业局, 市生态环境局县分局); 市场 is no 市."""
+    alternatives = "|".join(re.escape(p) for p in j.prefixes())
+    guarded = "|".join(re.escape(p) + ("(?!场)" if p == "市" else "") for p in j.prefixes())
+    return re.compile(f"^(?:{alternatives})"), re.compile(f"^(?:{guarded})")
+
+
+# Words that stand before a bare level character without making a place name of it (我县,
+# 全县, 会同县司法局, 联合县水利局, X镇、县水利局): after these, 县 is the own county.
 _BEFORE_BARE_COUNTY = (
     "我", "全", "本", "该", "各", "在", "由", "与", "和", "及", "同", "向", "对", "至", "到",
     "给", "经", "请", "并", "为", "将", "被", "即", "是", "的", "了", "代", "赴", "去", "来",
@@ -107,10 +114,10 @@ _BEFORE_BARE_COUNTY = (
     "后", "中", "内", "外", "上", "下", "里", "间", "次", "际", "时", "致", "送", "发", "知",
     "醒", "促", "报", "抄", "持", "办", "表", "括", "如", "谢", "复", "到", "自", "头", "于",
 )  # fmt: skip
-# Particles that cannot end or start a place name written before 市/区 (关于湘潭市, 在岳塘区).
+# Particles that cannot end or start a place name written before 市/区 (关于X市, 在Y区).
 _NOT_PLACE = "于在由与和及的、了是向对给经请为将被即我本该各从年月日号份"
 _PLACE_CHAR = re.compile(r"[\u4e00-\u9fff]")
-_ORG_SUFFIX = re.compile(r"(?:人民政府|党政办公室|党政办|办公室|政府)$")
+_ORG_SUFFIX = re.compile(r"(?:人民政府|党政办公室|党政办|办公室|政府|办事处|(?<=街道)办)$")
 # Unit-type suffixes, longest first; 委 (committee, the older name of many bureaus) counts as 局.
 _TYPE_SUFFIXES = (
     ("有限公司", "公司"),
@@ -133,7 +140,7 @@ _COMMON_WORDS = (
     "建设", "住房", "交通", "运输", "应急", "管理", "农业", "农村", "综合", "执法", "城市",
     "市场", "监督", "发展", "改革", "文化", "旅游", "广电", "体育", "工业", "信息", "科学",
     "技术", "金融", "工作", "供销", "合作", "教育", "财政", "审计", "民政", "司法", "公安",
-    "水利", "商务", "信访", "救援", "有限", "公司", "湘潭", "县", "市", "省", "国网", "分",
+    "水利", "商务", "信访", "救援", "有限", "公司", "县", "市", "省", "国网", "分",
 )  # fmt: skip
 _CJK = re.compile(r"^[\u4e00-\u9fff]+$")
 
@@ -173,6 +180,7 @@ class MatcherIndex:
     distinctive: dict[str, str]  # 4-character window -> unit
     distinctive_pattern: re.Pattern[str] | None
     prefixed: dict[str, str] = field(default_factory=dict)  # full-name form -> its jurisdiction
+    jurisdiction: Jurisdiction = field(default_factory=Jurisdiction)
 
 
 def _split_suffix(name: str) -> tuple[str, str] | None:
@@ -182,7 +190,7 @@ def _split_suffix(name: str) -> tuple[str, str] | None:
     return None
 
 
-def _name_forms(unit: UnitRef) -> set[str]:
+def _name_forms(unit: UnitRef, prefix: re.Pattern[str]) -> set[str]:
     forms: set[str] = set()
     for raw in (unit.name, *unit.aliases):
         name = normalize(raw).replace(" ", "")
@@ -190,42 +198,57 @@ def _name_forms(unit: UnitRef) -> set[str]:
         if not name:
             continue
         forms.add(name)
-        core = _COUNTY_PREFIX.sub("", name)
-        if unit.kind == "township":  # 云湖桥镇人民政府, 云湖桥镇党政办 -> 云湖桥镇
+        core = prefix.sub("", name)
+        if unit.kind == "township":  # X桥镇人民政府, X桥镇党政办, Y街道办事处 -> X桥镇, Y街道
             core = _ORG_SUFFIX.sub("", core)
         if len(core) >= 3:
             forms.add(core)
         if unit.kind == "township" and core[-1:] in ("镇", "乡") and len(core) >= 4:
-            forms.add(core[:-1])  # 云湖桥镇 -> 云湖桥; two-character stems (白石) are too common
+            forms.add(core[:-1])  # X湖桥镇 -> X湖桥; two-character stems are too common
     return forms
 
 
-def build_index(units: Sequence[UnitRef]) -> MatcherIndex:
-    """The roster index, cached by the identity of `units` (pass the same tuple each time)."""
-    cached = _INDEX_CACHE.get(id(units))
+def build_index(units: Sequence[UnitRef], jurisdiction: Jurisdiction | None = None) -> MatcherIndex:
+    """The roster index, cached by the identity of `units` (pass the same tuple each time)
+    and the jurisdiction. Without a jurisdiction, the own level is what the roster's
+    department names start with (县林业局: a county) and no place name is known."""
+    key = (id(units), jurisdiction)
+    cached = _INDEX_CACHE.get(key)
     if cached is not None and cached[0] is units:
         return cached[1]
-    index = _build_index(units)
+    index = _build_index(units, jurisdiction or _guess_jurisdiction(units))
     if len(_INDEX_CACHE) >= 8:
         _INDEX_CACHE.pop(next(iter(_INDEX_CACHE)))
-    _INDEX_CACHE[id(units)] = (units, index)
+    _INDEX_CACHE[key] = (units, index)
     return index
 
 
-_INDEX_CACHE: dict[int, tuple[Sequence[UnitRef], MatcherIndex]] = {}
+_INDEX_CACHE: dict[tuple[int, Jurisdiction | None], tuple[Sequence[UnitRef], MatcherIndex]] = {}
 
 
-def _build_index(units: Sequence[UnitRef]) -> MatcherIndex:
+def _guess_jurisdiction(units: Sequence[UnitRef]) -> Jurisdiction:
+    counts = {level: 0 for level in ("县", "市", "区")}
+    for unit in units:
+        if unit.kind != "township" and unit.name[:1] in counts:
+            counts[unit.name[0]] += 1
+    level = max(counts, key=lambda c: counts[c]) if any(counts.values()) else "县"
+    return Jurisdiction(level=level)
+
+
+def _build_index(units: Sequence[UnitRef], j: Jurisdiction) -> MatcherIndex:
+    prefix, carried = _prefix_patterns(j)
+    common = (*_COMMON_WORDS, *j.place_words())
+    full_names = j.place_names()
     owners: dict[str, set[str]] = {}
     for unit in units:
-        for form in _name_forms(unit):
+        for form in _name_forms(unit, prefix):
             owners.setdefault(form, set()).add(unit.name)
     forms = {f: next(iter(u)) for f, u in owners.items() if len(u) == 1}
     prefixed: dict[str, str] = {}
     for unit in units:
         for raw in (unit.name, *unit.aliases):
             name = re.sub(r"[(（].*?[)）]", "", normalize(raw).replace(" ", ""))
-            found = _NAME_JURISDICTION.match(name)
+            found = carried.match(name)
             if found and name in forms:
                 prefixed[name] = found.group()
 
@@ -234,18 +257,19 @@ def _build_index(units: Sequence[UnitRef]) -> MatcherIndex:
     for unit in units:
         if unit.kind == "township":
             continue
-        for form in _name_forms(unit):
-            core = _COUNTY_PREFIX.sub("", form)
+        for form in _name_forms(unit, prefix):
+            core = prefix.sub("", form)
             split = _split_suffix(core)
             if split is None:
                 continue
             stem, suffix = split
-            stem = stem.replace("湘潭县", "").replace("湘潭", "")
+            for place in full_names:  # 国网X县供电公司 -> 国网供电
+                stem = stem.replace(place, "")
             if len(stem) >= 2 and _CJK.match(stem):
                 stems.setdefault(stem[0], []).append(_Stem(stem, suffix, unit.name))
             for i in range(len(core) - 3):
                 window = core[i : i + 4]
-                if _CJK.match(window) and not any(w in window for w in _COMMON_WORDS):
+                if _CJK.match(window) and not any(w in window for w in common):
                     windows.setdefault(window, set()).add(unit.name)
     distinctive = {w: next(iter(u)) for w, u in windows.items() if len(u) == 1 and w not in forms}
 
@@ -267,6 +291,7 @@ def _build_index(units: Sequence[UnitRef]) -> MatcherIndex:
         distinctive=distinctive,
         distinctive_pattern=alternation(distinctive),
         prefixed=prefixed,
+        jurisdiction=j,
     )
 
 
@@ -281,8 +306,8 @@ class _Hit:
     end: int
     how: float  # _HOW_EXACT, _HOW_ABBR or _HOW_STEM
     written: str
-    # The mention with the other jurisdiction written before it (湘潭市林业局, 株洲县林业局):
-    # it names a body of that jurisdiction, not the unit. Empty for a mention of this county.
+    # The mention with the other jurisdiction written before it (X市林业局, Z县林业局): it
+    # names a body of that jurisdiction, not the unit. Empty for a mention of the own place.
     outside: str = ""
 
 
@@ -355,7 +380,7 @@ def find_units(text: str, index: MatcherIndex) -> list[_Hit]:
 
 
 def _place_before(text: str, end: int) -> str:
-    """The two-character place name ending at `end` (湘潭, 湘乡, 岳塘), or "" when the text
+    """The two-character place name ending at `end` (the X of X县), or "" when the text
     before is not one (start of text, punctuation, 我/全/联合 ...)."""
     before = text[max(0, end - 2) : end]
     if len(before) < 2 or not all(_PLACE_CHAR.match(ch) for ch in before):
@@ -374,32 +399,33 @@ def _place_name(before: str) -> str:
     return "" if before.endswith(tuple(_NOT_PLACE)) else before
 
 
-def _is_this_county(place: str) -> bool:
-    return place.translate(_LOOKALIKES) == _COUNTY_PLACE
-
-
 def _mark_outside(text: str, hit: _Hit, index: MatcherIndex) -> _Hit:
-    """Mark a mention written right after another jurisdiction: 湘潭市林业局, 岳塘区市场监督管理局,
-    韶山市人社局, 市林业局 (the roster writes 县), 株洲县林业局. The roster's own names that carry
-    a jurisdiction (湘潭县林业局, 市生态环境局县分局) and mentions that name this county themselves
-    (湘潭市生态环境局湘潭县分局) stay this county's."""
+    """Mark a mention written right after another jurisdiction: the parent's X市林业局, a
+    neighbour's Y区市场监督管理局 or Z县林业局, a bare 市林业局 where the roster writes 县 or
+    区. The roster's own names that carry a place (X县林业局, 市生态环境局县分局) and mentions
+    that name the own place themselves (X市生态环境局X县分局) stay the office's own."""
+    j = index.jurisdiction
     own = index.prefixed.get(hit.written, "") if hit.how == _HOW_EXACT else ""
-    if own in ("湘潭县", "湘潭市", "市"):
+    if len(own) > 1:  # the roster writes the place itself
         return hit
-    if own == "县":  # 县林业局: which 县?
+    if own:  # 县林业局 as the roster writes it: which 县?
         place = _place_before(text, hit.start)
-        if place and not _is_this_county(place):
-            return replace(hit, outside=place + hit.written)
-        return hit
+        before = text[: hit.start]
+        if not place or (j.ends_with_own(before) if own == j.level else j.ends_with_parent(before)):
+            return hit
+        return replace(hit, outside=place + hit.written)
     mark = text[hit.start - 1] if hit.start > 0 else ""
-    if mark in ("市", "区") and "县" not in hit.written:
-        place = _place_name(text[max(0, hit.start - 4) : hit.start - 1])
-        return replace(hit, outside=place + mark + hit.written)
-    if mark == "县":
+    if mark not in LEVELS:
+        return hit
+    if mark == j.level:  # 县林业局 for a core name: the own place, unless another is written
         place = _place_before(text, hit.start - 1)
-        if place and not _is_this_county(place):
+        if place and not j.ends_with_own(text[: hit.start - 1]):
             return replace(hit, outside=place + mark + hit.written)
-    return hit
+        return hit
+    if j.level in hit.written:  # 市生态环境局县分局 written in another way: the own branch
+        return hit
+    place = _place_name(text[max(0, hit.start - 4) : hit.start - 1])
+    return replace(hit, outside=place + mark + hit.written)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -742,12 +768,12 @@ _DATE_PREFIX = re.compile(r"[\s0-9年月日号,，、.:：上下午]*")
 
 @dataclass(frozen=True)
 class _Outside:
-    """A unit's name written after another jurisdiction (湘潭市林业局): a different body."""
+    """A unit's name written after another jurisdiction (X市林业局): a different body."""
 
     unit: str
     written: str  # with the jurisdiction
     score: float
-    county_too: bool  # the same text also names the unit as this county's
+    county_too: bool  # the same text also names the unit as the own place's
 
 
 class _Collector:
@@ -780,10 +806,11 @@ class _Collector:
             self.unit(unit).add(weight, f"{label}已登记：{address}")
 
 
-def _outside_reason(outside: Sequence[_Outside], senders: Sequence[str]) -> str:
+def _outside_reason(outside: Sequence[_Outside], senders: Sequence[str], word: str) -> str:
     """The reason to give for names of other jurisdictions' bodies, or "" when they do not matter:
     with no sender found, any of them; with senders, one in a strong place that names a sender's
-    kind of body (湘潭市林业局 beside 县林业局) without naming this county's one beside it."""
+    kind of body (X市林业局 beside 县林业局) without naming the own one beside it. `word` is how
+    the clerk says "ours" (本县, 本市, 本区)."""
     if senders:
         found = [
             o for o in outside if o.score >= _STRONG and o.unit in senders and not o.county_too
@@ -793,7 +820,7 @@ def _outside_reason(outside: Sequence[_Outside], senders: Sequence[str]) -> str:
     if not found:
         return ""
     written = "、".join(dict.fromkeys(o.written for o in found))
-    return f"单位名前为其他行政区划：{written}（非本县单位）"
+    return f"单位名前为其他行政区划：{written}（非{word}单位）"
 
 
 def _units_named_together(places: _Places, names: Sequence[str], index: MatcherIndex) -> bool:
@@ -811,9 +838,13 @@ def match(
     *,
     received_at: datetime,
     own_addresses: Collection[str] = (),
+    jurisdiction: Jurisdiction | None = None,
 ) -> MatchResult:
-    """Classify `mail`, find the unit(s) it reports for and the period, and decide."""
-    index = build_index(units)
+    """Classify `mail`, find the unit(s) it reports for and the period, and decide.
+
+    `jurisdiction` is the office's place and its parent (from the roster); without it the
+    own level is guessed from the unit names and no place name is known."""
+    index = build_index(units, jurisdiction)
     classification = classify(mail, own_addresses)
     if classification.ignored and not classification.spam:
         return MatchResult(
@@ -874,7 +905,8 @@ class _Matcher:
         missing = kind == KIND_REPORT and not self._has_report_content()
         if missing and not _REPORT_WORDS.search(self.places.subject + self.places.body):
             kind = KIND_OTHER
-        outside = _outside_reason(collector.outside, senders)
+        word = self.index.jurisdiction.word
+        outside = _outside_reason(collector.outside, senders, word)
         if not senders:
             if outside:
                 self.reasons.append(outside)
@@ -885,7 +917,7 @@ class _Matcher:
                 )
             if outside:
                 return self._review(
-                    kind, (), None, "不是本县名单中的单位，请人工确认是否与本县有关"
+                    kind, (), None, f"不是{word}名单中的单位，请人工确认是否与{word}有关"
                 )
             self._suggest_close_names()
             return self._review(kind, (), None, "未找到单位名，也无已登记的发件地址")
@@ -973,7 +1005,7 @@ class _Matcher:
         return [], self._order(list(dict.fromkeys(lead_units + body_units)))
 
     def _opens_with(self, unit: str) -> bool:
-        """The body starts with the unit as the sentence's subject ("8月18日，湘潭县白石镇在……")
+        """The body starts with the unit as the sentence's subject ("8月18日，X县Y镇在……")
         and speaks of itself in the unit's own terms (我镇 for a township, 我局 for a bureau)."""
         lead = self.places.lead
         hits = [h for h in find_units(lead, self.index) if h.unit == unit and not h.outside]
@@ -984,7 +1016,7 @@ class _Matcher:
         return any(w in self.places.body for w in own_words)
 
     def _suggest_close_names(self) -> None:
-        """A township name in the subject with one character wrong (石谭镇 for 石潭镇): say which
+        """A township name in the subject with one character wrong (Y谭镇 for Y潭镇): say which
         units it may be; never match it."""
         subject = self.places.subject
         close: dict[str, list[str]] = {}
@@ -1002,7 +1034,7 @@ class _Matcher:
                 if sum(a != b for a, b in zip(window, name, strict=True)) == 1:
                     close.setdefault(window, []).append(unit.name)
         for window, names in close.items():
-            alike = [n for n in names if window.translate(_LOOKALIKES) == n.translate(_LOOKALIKES)]
+            alike = [n for n in names if fold_lookalikes(window) == fold_lookalikes(n)]
             names = alike or names
             self.reasons.append(
                 f"主题中的“{window}”与名单中的单位名相近，可能是：{'、'.join(names)}"

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from intake.matching import UnitRef
 from intake.parsing import MailAttachment, ParsedMail
+from intake.places import Jurisdiction
 from tracker.roster import load_roster
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,6 +19,11 @@ OWN = ("xtxgov@126.com",)
 def load_units(path: Path = ROOT / "examples" / "roster.toml") -> tuple[UnitRef, ...]:
     """The roster as the tracker hands it to the matcher."""
     return load_roster(path).unit_refs()
+
+
+def load_jurisdiction(path: Path = ROOT / "examples" / "roster.toml") -> Jurisdiction:
+    """The roster's place and parent as the tracker hands them to the matcher."""
+    return load_roster(path).jurisdiction
 
 
 def at(day: str) -> datetime:

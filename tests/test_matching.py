@@ -11,9 +11,10 @@ import pytest
 
 from intake.matching import MatchResult, build_index, find_units, match, read_liaison_fields
 from intake.parsing import ParsedMail
-from tests.matching_mail import OWN, at, attachment, load_units, mail
+from tests.matching_mail import OWN, at, attachment, load_jurisdiction, load_units, mail
 
 UNITS = load_units()
+PLACE = load_jurisdiction()
 PHOTO = (attachment("现场.jpg"),)
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
@@ -31,7 +32,7 @@ class Case:
 
 
 def run(m: ParsedMail, received: str) -> MatchResult:
-    return match(m, UNITS, received_at=at(received), own_addresses=OWN)
+    return match(m, UNITS, received_at=at(received), own_addresses=OWN, jurisdiction=PLACE)
 
 
 CASES = [

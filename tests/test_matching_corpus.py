@@ -12,7 +12,7 @@ from types import ModuleType
 
 import pytest
 
-from tests.matching_mail import ROOT, load_units
+from tests.matching_mail import ROOT, load_jurisdiction, load_units
 
 CORPUS = ROOT / "tests" / "corpus"
 
@@ -28,7 +28,7 @@ def _bench() -> ModuleType:
 
 @pytest.fixture(scope="module")
 def rows() -> list:
-    rows, _speed = _bench().evaluate(CORPUS, load_units())
+    rows, _speed = _bench().evaluate(CORPUS, load_units(), load_jurisdiction())
     return rows
 
 

@@ -25,6 +25,7 @@ from intake.cloudlinks import find_cloud_links
 from intake.mailbox import FetchedMail, MailboxError, MailSource
 from intake.matching import MatchResult, UnitRef, match, read_liaison_fields
 from intake.parsing import ParsedMail, UnparseableMail, parse_message
+from intake.places import Jurisdiction
 from intake.store import AttachmentStore
 from tracker.bounded import run_bounded
 from tracker.clock import Clock
@@ -127,6 +128,7 @@ def analyse(
     *,
     received_at: datetime,
     own_addresses: Sequence[str] = (),
+    jurisdiction: Jurisdiction | None = None,
 ) -> Analysis:
     """Parse and match one raw mail. Never raises: failures become review with a reason.
 
@@ -143,7 +145,13 @@ def analyse(
         return Analysis(None, unreadable, _describe(exc), received_at)
     when = effective_received(parsed.date, received_at)
     try:
-        result = match(parsed, units, received_at=when, own_addresses=own_addresses)
+        result = match(
+            parsed,
+            units,
+            received_at=when,
+            own_addresses=own_addresses,
+            jurisdiction=jurisdiction,
+        )
     except Exception as exc:
         log.exception("matcher failed on a mail; it is kept and sent to review")
         return Analysis(parsed, _review("自动识别出错，请人工查看"), _describe(exc), when)
@@ -158,6 +166,7 @@ def analyse_bounded(
     own_addresses: Sequence[str] = (),
     seconds: float = 60.0,
     memory_bytes: int | None = None,
+    jurisdiction: Jurisdiction | None = None,
 ) -> Analysis:
     """`analyse` in a child process under a time (and memory) budget.
 
@@ -166,7 +175,13 @@ def analyse_bounded(
     """
 
     def work() -> Analysis:
-        analysis = analyse(raw, units, received_at=received_at, own_addresses=own_addresses)
+        analysis = analyse(
+            raw,
+            units,
+            received_at=received_at,
+            own_addresses=own_addresses,
+            jurisdiction=jurisdiction,
+        )
         if analysis.parsed is None:
             return analysis
         # mappingproxy does not pickle: the headers travel as a dict
@@ -357,6 +372,7 @@ class Recorder:
                 own_addresses=self.own_addresses,
                 seconds=self.analysis_seconds,
                 memory_bytes=self.analysis_memory_bytes,
+                jurisdiction=self.roster.jurisdiction,
             )
         parsed, result = analysis.parsed, analysis.result
         received_at = analysis.received_at or received_at

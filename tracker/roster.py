@@ -10,8 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from intake.matching import UnitRef
+from intake.places import LEVELS, Jurisdiction
 
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_PLACE = re.compile(r"^[\u4e00-\u9fff]{1,12}[" + "".join(LEVELS) + "]$")
+# The office's own place as its name starts (X县政务公开办公室 -> X县), for rosters without
+# `jurisdiction`.
+_OFFICE_PLACE = re.compile(r"^([\u4e00-\u9fff]{1,6}?[县市区旗])(?=[\u4e00-\u9fff]{4})")
 _ADDRESS = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 KINDS = ("township", "department")
 
@@ -27,6 +32,8 @@ class Campaign:
     mailbox: str
     deadline_day: int
     contact: str
+    jurisdiction: str = ""  # the office's place: X县, X市 (county-level), X区
+    parent: str = ""  # the place above it: Y市
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,11 @@ class RosterUnit:
 class Roster:
     campaign: Campaign
     units: tuple[RosterUnit, ...]
+
+    @property
+    def jurisdiction(self) -> Jurisdiction:
+        """The office's place and its parent, as the matcher takes them."""
+        return Jurisdiction(self.campaign.jurisdiction, self.campaign.parent)
 
     def unit(self, name: str) -> RosterUnit | None:
         return next((u for u in self.units if u.name == name), None)
@@ -93,7 +105,8 @@ def parse_roster(data: Mapping[str, Any], where: str = "roster") -> Roster:
     camp = data.get("campaign", {})
     if not isinstance(camp, Mapping):
         raise RosterError(f"{where}: [campaign] must be a table")
-    bad = sorted(set(camp) - {"name", "office", "mailbox", "deadline_day", "contact"})
+    keys = {"name", "office", "mailbox", "deadline_day", "contact", "jurisdiction", "parent"}
+    bad = sorted(set(camp) - keys)
     if bad:
         raise RosterError(f"{where}: [campaign] {bad[0]}: unknown key")
     day = camp.get("deadline_day", 25)
@@ -101,15 +114,28 @@ def parse_roster(data: Mapping[str, Any], where: str = "roster") -> Roster:
         raise RosterError(
             f"{where}: [campaign] deadline_day: must be a day from 1 to 28, not {day!r}"
         )
-    for key in ("name", "office", "mailbox", "contact"):
+    for key in ("name", "office", "mailbox", "contact", "jurisdiction", "parent"):
         if key in camp and not isinstance(camp[key], str):
             raise RosterError(f"{where}: [campaign] {key}: must be a string")
+    for key in ("jurisdiction", "parent"):
+        value = camp.get(key, "").strip()
+        if value and not _PLACE.match(value):
+            raise RosterError(
+                f"{where}: [campaign] {key}: {value!r} is not a place name ending in "
+                f"{'/'.join(LEVELS)} (e.g. 湘潭县, 韶山市, 雨湖区)"
+            )
+    jurisdiction = camp.get("jurisdiction", "").strip()
+    if not jurisdiction:
+        found = _OFFICE_PLACE.match(camp.get("office", ""))
+        jurisdiction = found.group(1) if found else ""
     campaign = Campaign(
         name=camp.get("name", "政务公开主题日"),
         office=camp.get("office", ""),
         mailbox=camp.get("mailbox", "").lower(),
         deadline_day=day,
         contact=camp.get("contact", ""),
+        jurisdiction=jurisdiction,
+        parent=camp.get("parent", "").strip(),
     )
     raw_units = data.get("unit")
     if not isinstance(raw_units, list) or not raw_units:

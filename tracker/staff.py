@@ -523,7 +523,13 @@ def rematch(
             continue
         raw = (root / msg.raw_path).read_bytes()
         before = _describe(msg)
-        a = analyse(raw, units, received_at=msg.received_at, own_addresses=own_addresses)
+        a = analyse(
+            raw,
+            units,
+            received_at=msg.received_at,
+            own_addresses=own_addresses,
+            jurisdiction=roster.jurisdiction,
+        )
         assess_message(s, msg, a.parsed)
         apply_match(s, msg, a.result, roster, now, a.parsed)
         after = _describe(msg)

@@ -226,7 +226,13 @@ def match_cmd(
             raw = Path(name).read_bytes()
         except OSError as exc:
             fail(f"{name}: {exc.strerror}")
-        a = analyse(raw, units, received_at=when, own_addresses=app.config.own_addresses)
+        a = analyse(
+            raw,
+            units,
+            received_at=when,
+            own_addresses=app.config.own_addresses,
+            jurisdiction=app.roster.jurisdiction,
+        )
         out: dict[str, Any] = {
             "file": name,
             "kind": a.result.kind,
