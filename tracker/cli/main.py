@@ -357,12 +357,13 @@ def _command_name() -> str:
 
 
 def _register_commands() -> None:
-    from tracker.cli import mail, service, staff, web
+    from tracker.cli import mail, roster, service, staff, web
 
     staff.register(main)
     mail.register(main)
     service.register(main)
     web.register(main)
+    roster.register(main)
 
 
 _register_commands()

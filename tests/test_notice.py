@@ -1,0 +1,182 @@
+"""`roster import`: a campaign notice (web text, .docx, .xlsx, saved .html) becomes a roster."""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import docx
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from tracker.cli import main
+from tracker.notice import Block, notice_blocks, read_notice
+from tracker.roster import load_roster
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = Path("/work/shared/seed/notice.txt")
+SEED_COPY = ROOT / "tests" / "places" / "xiangtan-notice.txt"
+CITY_NOTICE = ROOT / "tests" / "places" / "shaoshan-notice.txt"
+COUNTY = ROOT / "examples" / "roster.toml"
+CITY = ROOT / "tests" / "places" / "shaoshan-city.toml"
+
+
+def _units(roster_units: Iterable[Any]) -> dict[str, tuple[str, tuple[str, ...], bool]]:
+    return {u.name: (u.kind, tuple(sorted(u.months)), u.central) for u in roster_units}
+
+
+def test_the_committed_seed_copy_is_the_seed() -> None:
+    if not SEED.exists():
+        pytest.skip("no shared seed on this machine")
+    assert SEED_COPY.read_bytes() == SEED.read_bytes()
+
+
+def test_it_reads_the_seed_notice_into_the_shipped_roster() -> None:
+    notice = read_notice(SEED_COPY)
+    shipped = load_roster(COUNTY)
+    assert len(notice.units) == 47
+    assert _units(notice.units) == _units(shipped.units)
+    assert notice.name == shipped.campaign.name
+    assert notice.office == shipped.campaign.office
+    assert notice.jurisdiction == "湘潭县"
+    assert notice.mailbox == "xtxgov@126.com"
+    assert notice.deadline_day == 25
+    assert notice.contact == shipped.campaign.contact
+    # annex 1 writes 县应急局, annex 3 县应急管理局: one unit, the other name an alias
+    unit = notice.unit("县应急管理局")
+    assert unit is not None and unit.central and "县应急局" in unit.aliases
+    assert notice.unit("县应急局") is None
+    forestry = notice.unit("县林业局")
+    assert forestry is not None and "湘潭县林业局" in forestry.aliases
+    town = notice.unit("石潭镇")
+    assert town is not None and "湘潭县石潭镇" in town.aliases
+    assert any("parent" in p for p in notice.problems)
+
+
+def test_it_reads_a_county_level_citys_notice() -> None:
+    notice = read_notice(CITY_NOTICE)
+    roster = load_roster(CITY)
+    assert _units(notice.units) == _units(roster.units)
+    assert (notice.jurisdiction, notice.deadline_day, notice.mailbox) == (
+        "韶山市",
+        20,
+        "ssgov@163.com",
+    )
+    assert notice.name == "2024年政务公开主题日"
+    unit = notice.unit("市应急管理局")
+    assert unit is not None and unit.central and "市应急局" in unit.aliases
+    assert "韶山市林业局" in (notice.unit("市林业局") or unit).aliases
+
+
+def _docx(blocks: list[Block]) -> bytes:
+    document = docx.Document()
+    for block in blocks:
+        if isinstance(block, str):
+            document.add_paragraph(block)
+        else:
+            table = document.add_table(rows=1, cols=len(block))
+            for i, cell in enumerate(block):
+                table.cell(0, i).text = cell
+    buf = io.BytesIO()
+    document.save(buf)
+    return buf.getvalue()
+
+
+def _xlsx(blocks: list[Block]) -> bytes:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for block in blocks:
+        sheet.append([block] if isinstance(block, str) else list(block))
+    buf = io.BytesIO()
+    book.save(buf)
+    return buf.getvalue()
+
+
+def _html(blocks: list[Block]) -> bytes:
+    parts = ['<html><head><meta charset="gb2312"><style>p{}</style></head><body>']
+    for block in blocks:
+        if isinstance(block, str):
+            parts.append(f"<p>{html.escape(block)}</p>")
+        else:
+            cells = "".join(f"<td>{html.escape(c)}</td>" for c in block)
+            parts.append(f"<table><tr>{cells}</tr></table>")
+    parts.append("<script>var x = '县林业局、县公安局';</script></body></html>")
+    return "\n".join(parts).encode("gb18030")
+
+
+@pytest.mark.parametrize(("suffix", "make"), [(".docx", _docx), (".xlsx", _xlsx), (".html", _html)])
+def test_it_reads_the_same_notice_from_office_files_and_saved_pages(
+    tmp_path: Path, suffix: str, make: object
+) -> None:
+    blocks = notice_blocks(CITY_NOTICE)
+    path = tmp_path / f"notice{suffix}"
+    path.write_bytes(make(blocks))  # type: ignore[operator]
+    notice = read_notice(path)
+    assert _units(notice.units) == _units(load_roster(CITY).units)
+    assert (notice.deadline_day, notice.mailbox) == (20, "ssgov@163.com")
+
+
+def test_it_never_invents_a_unit_and_says_what_it_could_not_read(tmp_path: Path) -> None:
+    text = "\n".join(
+        [
+            "某县政务公开办公室关于组织开展2024年“政务公开主题日”活动的通知",
+            "请于活动开展次月5日前报送。",
+            "附件1",
+            "参加现场集中宣传活动单位名单",
+            "县林业局、县档案馆。",
+            "附件2",
+            "|",
+            "1 |",
+            "2024年5月 |",
+            "县林业局、abc |",
+            "|",
+            "2 |",
+            "2024年6月 |",
+            "|",
+        ]
+    )
+    path = tmp_path / "notice.txt"
+    path.write_text(text, encoding="utf-8")
+    notice = read_notice(path)
+    assert [u.name for u in notice.units] == ["县林业局"]
+    joined = "\n".join(notice.problems)
+    assert "县档案馆 is in no month table" in joined
+    assert "'abc' is not a unit name" in joined
+    assert "a month but no unit" in joined
+    assert "mailbox" in joined
+    assert "following month" in joined
+
+
+def test_the_command_writes_a_roster_the_service_loads(tmp_path: Path) -> None:
+    out = tmp_path / "roster.toml"
+    result = CliRunner().invoke(main, ["roster", "import", str(CITY_NOTICE), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "wrote" in result.output and "28 units (4 townships, 24 departments)" in result.output
+    assert "could not read: parent" in result.output
+    roster = load_roster(out)
+    assert _units(roster.units) == _units(load_roster(CITY).units)
+    assert roster.campaign.deadline_day == 20
+    again = CliRunner().invoke(main, ["roster", "import", str(CITY_NOTICE), "--out", str(out)])
+    assert again.exit_code == 2 and again.output.count("\n") == 1, again.output
+    assert "exists" in again.output
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "not found"), (b"PK\x03\x04 broken", "cannot read it"), (b"hello\n", "no unit")],
+)
+def test_a_bad_notice_gets_one_line(tmp_path: Path, content: bytes | None, message: str) -> None:
+    path = tmp_path / ("notice.xlsx" if content and content.startswith(b"PK") else "notice.txt")
+    if content is not None:
+        path.write_bytes(content)
+    out = tmp_path / "roster.toml"
+    result = CliRunner().invoke(main, ["roster", "import", str(path), "--out", str(out)])
+    assert result.exit_code == 1
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
