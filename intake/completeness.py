@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import time
+import unicodedata
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +42,7 @@ MIN_DOC_CHARS = 30
 MIN_BODY_CHARS = 60
 MAX_DOC_BYTES = 30 * 1024 * 1024
 MAX_PDF_PAGES = 10
+MAX_KEPT_TEXT = 20_000
 PDF_SECONDS = 5.0
 
 WRITEUP_EXTENSIONS = (".docx", ".doc", ".wps", ".pdf")
@@ -117,6 +120,7 @@ class DocFacts:
     chars: int  # characters of text found (CJK and letters/digits)
     embedded_photos: int = 0
     error: str | None = None
+    text: str = ""  # the first MAX_KEPT_TEXT characters read
 
 
 @dataclass
@@ -124,6 +128,21 @@ class Assessment:
     photos: int = 0
     writeup: str = ""
     notes: list[str] = field(default_factory=list)  # for staff, simplified Chinese
+    days: list[tuple[int, int]] = field(default_factory=list)  # (month, day) in the text
+
+
+_DAY = re.compile(r"(\d{1,2})\s?月\s?(\d{1,2})\s?[日号]", re.ASCII)
+
+
+def day_mentions(text: str) -> list[tuple[int, int]]:
+    """(month, day) pairs written as "5月12日" / "５月１２号" in a text, in order."""
+    folded = unicodedata.normalize("NFKC", text[:MAX_KEPT_TEXT])
+    out = []
+    for m in _DAY.finditer(folded):
+        month, day = int(m.group(1)), int(m.group(2))
+        if 1 <= month <= 12 and 1 <= day <= 31:
+            out.append((month, day))
+    return out
 
 
 def text_chars(text: str) -> int:
@@ -174,7 +193,8 @@ def read_docx(payload: bytes) -> DocFacts:
         for table in document.tables:
             for row in table.rows:
                 parts.extend(cell.text for cell in row.cells)
-        return DocFacts(text_chars("".join(parts)), embedded)
+        joined = "\n".join(parts)
+        return DocFacts(text_chars(joined), embedded, text=joined[:MAX_KEPT_TEXT])
     except Exception as exc:  # untrusted bytes: any reader error
         log.info("docx unreadable: %s", exc)
         return DocFacts(0, error="文档无法读取")
@@ -189,14 +209,16 @@ def read_pdf(payload: bytes, *, seconds: float = PDF_SECONDS) -> DocFacts:
         import pypdf
 
         reader = pypdf.PdfReader(io.BytesIO(payload))
-        chars = 0
+        chars, kept = 0, []
         for i, page in enumerate(reader.pages):
             if i >= MAX_PDF_PAGES or time.monotonic() > deadline:
                 break
-            chars += text_chars(page.extract_text() or "")
-            if chars >= MIN_DOC_CHARS:
+            page_text = page.extract_text() or ""
+            chars += text_chars(page_text)
+            kept.append(page_text[:MAX_KEPT_TEXT])
+            if chars >= MIN_DOC_CHARS * 10:
                 break
-        return DocFacts(chars)
+        return DocFacts(chars, text="\n".join(kept)[:MAX_KEPT_TEXT])
     except Exception as exc:  # untrusted bytes: any reader error
         log.info("pdf unreadable: %s", exc)
         return DocFacts(0, error="PDF无法读取")
@@ -235,9 +257,7 @@ def own_body_text(text: str) -> str:
 def body_is_writeup(text: str, html: str = "") -> bool:
     """A body with enough of the sender's own words to be the write-up itself."""
     if not text.strip() and html:
-        from intake.text import html_to_text
-
-        text = html_to_text(html)
+        text = _html_text(html)
     body = own_body_text(text)
     return text_chars(body) >= MIN_BODY_CHARS
 
@@ -267,6 +287,7 @@ def assess(files: Sequence[FileForCheck], body_text: str, html: str = "") -> Ass
             continue
         facts = read_docx(f.payload) if kind == ".docx" else read_pdf(f.payload)
         out.photos += facts.embedded_photos
+        out.days.extend(day_mentions(facts.text))
         if facts.error:
             out.notes.append(f"{name}：{facts.error}")
             doc_candidates.append(name)  # benefit of the doubt: a document was sent
@@ -279,7 +300,16 @@ def assess(files: Sequence[FileForCheck], body_text: str, html: str = "") -> Ass
         out.writeup = doc_candidates[0]
     if not out.writeup and body_is_writeup(body_text, html):
         out.writeup = BODY_WRITEUP
+    out.days[:0] = day_mentions(own_body_text(body_text or _html_text(html)))
     return out
+
+
+def _html_text(html: str) -> str:
+    if not html:
+        return ""
+    from intake.text import html_to_text
+
+    return html_to_text(html)
 
 
 def photo_facts_count(facts: Iterable[ImageFacts]) -> int:

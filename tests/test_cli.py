@@ -207,8 +207,8 @@ def test_export_writes_the_years_record(workspace: Path, tmp_path: Path) -> None
     wb = load_workbook(out_file)
     sheet = wb.worksheets[0]
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][0] == "单位" and len(rows) == 48
-    states = {r[0]: r[3] for r in rows[1:]}
+    assert rows[1][:2] == ("序号", "单位") and len(rows) == 49
+    states = {r[1]: r[8] for r in rows[2:]}
     assert states["县林业局"] == "按时报送" and states["易俗河镇"] == "未报送"
 
 

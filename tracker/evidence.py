@@ -123,7 +123,29 @@ def assess_message(s: Session, msg: Message, parsed: ParsedMail | None) -> None:
             att.phash, att.taken_on = None, None
     result = assess(files, parsed.text, parsed.html)
     msg.photos, msg.writeup = result.photos, result.writeup
+    taken = [a.taken_on for a in stored if a.taken_on is not None]
+    msg.activity_on = activity_date(msg.period, result.days, taken)
     s.flush()
+
+
+def activity_date(
+    period: str | None, days: Sequence[tuple[int, int]], taken: Sequence[date]
+) -> date | None:
+    """The day of the event: the first date in the text within the reported month, else
+    the capture date most of the photos share within that month; None when unknown."""
+    if not period:
+        return None
+    year, month = int(period[:4]), int(period[5:7])
+    for m, d in days:
+        if m == month:
+            try:
+                return date(year, m, d)
+            except ValueError:
+                continue
+    in_month = [t for t in taken if (t.year, t.month) == (year, month)]
+    if not in_month:
+        return None
+    return max(sorted(set(in_month)), key=in_month.count)
 
 
 def _fallback(msg: Message) -> Completeness:

@@ -139,6 +139,8 @@ class Message(Base):
     # What the report holds (intake.completeness); None when not assessed yet
     photos: Mapped[int | None] = mapped_column(Integer, nullable=True)
     writeup: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    # The day the event was held, from a date in the text or the photos' EXIF dates
+    activity_on: Mapped[date | None] = mapped_column(Date, nullable=True)
 
     units: Mapped[list[MessageUnit]] = relationship(
         back_populates="message", cascade="all, delete-orphan"

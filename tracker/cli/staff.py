@@ -326,20 +326,33 @@ def rematch_cmd(ctx: click.Context, ids: tuple[int, ...], all_: bool) -> None:
 @click.option("--year", type=int, help="Campaign year (default: the roster's first year).")
 @click.option("--as-of", "as_of", type=AS_OF, help="States as of this date (default today).")
 @click.option(
-    "--out", "out", type=click.Path(dir_okay=False), required=True, help="The .xlsx file to write."
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False),
+    help="The workbook to write: .xlsx, or .csv (the year's sheet only).",
 )
 @click.pass_context
-def export_cmd(ctx: click.Context, year: int | None, as_of: date | None, out: str) -> None:
-    """Export the year's slots and messages to a spreadsheet for the assessment."""
+def export_cmd(ctx: click.Context, year: int | None, as_of: date | None, out: str | None) -> None:
+    """Export the year's record for the assessment: the workbook (slots, messages, summary)."""
     from tracker.export import export_year
 
     app = open_app(ctx)
-    if not out.lower().endswith(".xlsx"):
-        fail("--out: the file name must end in .xlsx")
+    if not out:
+        fail("name what to write: --out FILE.xlsx (or .csv)")
+    if not out.lower().endswith((".xlsx", ".csv")):
+        fail("--out: the file name must end in .xlsx or .csv")
     periods = app.roster.periods()
     year = year or (int(periods[0][:4]) if periods else app.clock().today().year)
-    with app.db.session() as s:
-        n = export_year(
-            s, year=year, as_of=as_of or app.clock().today(), tz=app.config.timezone, out=Path(out)
-        )
+    try:
+        with app.db.session() as s:
+            n = export_year(
+                s,
+                year=year,
+                as_of=as_of or app.clock().today(),
+                tz=app.config.timezone,
+                out=Path(out),
+                campaign_name=app.roster.campaign.name,
+            )
+    except OSError as exc:
+        fail(f"{out}: {exc.strerror or exc}")
     Console().print(f"Wrote {n} slots of {year} to {out}", markup=False)
