@@ -5,12 +5,15 @@ polled from real mail on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import csv
-from datetime import datetime
+import io
+import json
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
+from PIL import Image
 
 from tests.evidence_mail import (
     DOCX,
@@ -40,6 +43,14 @@ def run(*args: str) -> str:
     return result.stdout
 
 
+def resaved(jpeg: bytes) -> bytes:
+    """The same photo, scaled down and saved again at another quality."""
+    im = Image.open(io.BytesIO(jpeg))
+    out = io.BytesIO()
+    im.resize((900, 600)).save(out, "JPEG", quality=60)
+    return out.getvalue()
+
+
 def scenario_mails() -> list[bytes]:
     return [
         # complete, on time: photos (with EXIF dates) and a docx naming the day
@@ -60,7 +71,19 @@ def scenario_mails() -> list[bytes]:
             "县人社局7月政务公开主题日活动",
             "rsj.xtx@example.com",
             when(2023, 8, 2),
-            photos=[("=HYPERLINK(1).jpg", noise_photo(21))],
+            photos=[("=HYPERLINK(1).jpg", exif_photo(21, "2022:07:01 09:00:00"))],
+            files=[
+                ("../../../evil.jpg", "image/jpeg", b"not really a photo"),
+                ("..\\..\\evil2.txt", "text/plain", b"x"),
+            ],
+        ),
+        # reused: 县交通局 sends 县林业局's May photo again (re-saved smaller) for October
+        report(
+            "县交通局10月政务公开主题日活动",
+            "jtj.xtx@example.com",
+            when(2023, 10, 20),
+            body=WRITEUP_TEXT.replace("5月12日", "10月18日"),
+            photos=[("现场.jpg", resaved(exif_photo(11, "2023:05:12 09:30:00")))],
         ),
         # joint: two departments, one mail, write-up in the body
         report(
@@ -140,12 +163,22 @@ def test_the_workbook_holds_the_years_record(year: Path, tmp_path: Path) -> None
     msgs = wb["邮件"]
     mheader = [c.value for c in msgs[2]]
     assert mheader[:7] == ["登记编号", "收到时间", "发件人", "发件人名称", "主题", "类别", "处理"]
-    mrows = [dict(zip(mheader, (c.value for c in r), strict=True)) for r in msgs.iter_rows(min_row=3)]
-    assert len(mrows) == 4
+    mrows = [
+        dict(zip(mheader, (c.value for c in r), strict=True)) for r in msgs.iter_rows(min_row=3)
+    ]
+    assert len(mrows) == 5
     kinds = {r["主题"]: (r["类别"], r["处理"]) for r in mrows}
     assert kinds["联络员信息"] == ("联络员回执", "已登记")
     assert kinds["县人社局7月政务公开主题日活动"] == ("活动报送", "已登记")
     assert all(isinstance(r["收到时间"], datetime) for r in mrows)
+    jtj_mail = next(r for r in mrows if r["主题"].startswith("县交通局"))
+    assert jtj_mail["处理"] == "待人工核对", mrows
+    assert jtj_mail["依据"].startswith("与县林业局2023年5月报送的照片相同（DJ")
+    rsj_mail = next(r for r in mrows if r["主题"].startswith("县人社局"))
+    assert rsj_mail["处理"] == "已登记"
+    assert "照片拍摄日期2022-07-01，与报送的2023年7月相差较远" in rsj_mail["依据"]
+    jtj = {h: c.value for h, c in zip(header, rows["县交通局"], strict=True)}
+    assert jtj["状态"] == "未报送" and jtj["登记编号"] is None  # not silently counted
 
     summary = wb["汇总"]
     sheader = [c.value for c in summary[2]]
@@ -189,3 +222,117 @@ def test_export_needs_a_known_extension(year: Path, tmp_path: Path) -> None:
     assert result.stderr.strip() == (
         "report-intake: error: --out: the file name must end in .xlsx or .csv"
     )
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_the_evidence_folders_hold_each_slots_files(year: Path, tmp_path: Path) -> None:
+    target = tmp_path / "out" / "evidence"
+    before = {p for p in tmp_path.rglob("*") if "out" not in p.parts}
+    run("--config", str(year), "export", "--year", "2023", "--as-of", "2023-12-31",
+        "--files", str(target))  # fmt: skip
+    tree = _tree(target)
+    folders = sorted({name.split("/")[0] for name in tree if "/" in name})
+    assert folders == [
+        "2023-05 县林业局",
+        "2023-06 县卫健局",
+        "2023-06 县民政局",
+        "2023-07 县人社局",
+    ]
+    lyj = sorted(n.split("/", 1)[1] for n in tree if n.startswith("2023-05 县林业局/"))
+    assert lyj == ["县林业局主题日活动信息.docx", "活动现场1.jpg", "活动现场2.jpg", "说明.txt"]
+    assert tree["2023-05 县林业局/活动现场1.jpg"] == exif_photo(11, "2023:05:12 09:30:00")
+    note = tree["2023-05 县林业局/说明.txt"].decode("utf-8-sig")
+    assert "登记编号：DJ" in note and "lyj.xtx@example.com" in note and "2023-05-15 10:00" in note
+    # a joint report: the same files in both folders; same names made unique
+    for unit in ("县卫健局", "县民政局"):
+        names = sorted(n.split("/", 1)[1] for n in tree if n.startswith(f"2023-06 {unit}/"))
+        assert names == ["合影 (2).jpg", "合影.jpg", "活动信息（邮件正文）.txt", "说明.txt"]
+    body = tree["2023-06 县卫健局/活动信息（邮件正文）.txt"].decode()
+    assert "6月16日上午" in body
+    # names from mail never leave the folder
+    rsj = sorted(n.split("/", 1)[1] for n in tree if n.startswith("2023-07 县人社局/"))
+    assert all("/" not in n and ".." not in n.split("/") for n in rsj)
+    assert "=HYPERLINK(1).jpg" in rsj and len(rsj) == 4
+    after = {p for p in tmp_path.rglob("*") if "out" not in p.parts}
+    assert after == before  # nothing written outside the target
+    assert not (tmp_path / "evil.jpg").exists() and not (tmp_path / "out" / "evil.jpg").exists()
+    # the workbook at the top links each row to its folder
+    (book,) = [n for n in tree if n.endswith(".xlsx")]
+    ws = load_workbook(target / book)["2023年"]
+    header = [c.value for c in ws[2]]
+    col = header.index("材料文件夹")
+    links = {
+        r[1].value: r[col].hyperlink.target for r in ws.iter_rows(min_row=3) if r[col].hyperlink
+    }
+    assert links == {
+        "县林业局": "2023-05 县林业局/",
+        "县卫健局": "2023-06 县卫健局/",
+        "县民政局": "2023-06 县民政局/",
+        "县人社局": "2023-07 县人社局/",
+    }
+
+
+def test_the_zip_has_the_same_content(year: Path, tmp_path: Path) -> None:
+    import zipfile
+
+    run("--config", str(year), "export", "--year", "2023", "--as-of", "2023-12-31",
+        "--files", str(tmp_path / "dir"), "--zip", str(tmp_path / "2023.zip"))  # fmt: skip
+    tree = _tree(tmp_path / "dir")
+    with zipfile.ZipFile(tmp_path / "2023.zip") as zf:
+        assert zf.testzip() is None
+        names = [n for n in zf.namelist() if not n.endswith("/")]
+        for n in zf.namelist():
+            assert not n.startswith("/") and ".." not in n.split("/") and "\\" not in n
+        files = {n: zf.read(n) for n in names if not n.endswith(".xlsx")}
+    assert files == {n: b for n, b in tree.items() if not n.endswith(".xlsx")}
+    assert len(names) == len(tree)
+
+
+def test_the_evidence_is_not_written_over_a_folder_in_use(year: Path, tmp_path: Path) -> None:
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "keep.txt").write_text("mine")
+    result = CliRunner().invoke(
+        main, ["--config", str(year), "export", "--files", str(tmp_path / "busy")]
+    )
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"report-intake: error: {tmp_path / 'busy'}: exists and is not an empty folder"
+    )
+    assert (tmp_path / "busy" / "keep.txt").read_text() == "mine"
+
+
+def test_a_reused_photo_is_flagged_in_review_and_the_digest(year: Path) -> None:
+    from tracker.app import App
+    from tracker.outgoing.digest import digest_context
+    from tracker.outgoing.emails import render
+
+    review = run("--config", str(year), "review", "--json").splitlines()
+    (jtj,) = [r for r in map(json.loads, review) if r["subject"].startswith("县交通局")]
+    assert jtj["reasons"][0].startswith("与县林业局2023年5月报送的照片相同")
+    app = App.from_path(year)
+    try:
+        with app.db.session() as s:
+            ctx, _ = digest_context(s, app.config, app.roster, date(2023, 10, 23))
+            (item,) = [m for m in ctx["review"] if m["subject"].startswith("县交通局")]
+            assert item["reasons"][0].startswith("与县林业局2023年5月报送的照片相同")
+            text = render("digest", ctx, None).text
+            assert "与县林业局2023年5月报送的照片相同" in text
+            ctx, _ = digest_context(s, app.config, app.roster, date(2023, 8, 4))
+            (rsj,) = [r for r in ctx["reports"] if r["units"] == ["县人社局"]]
+            assert rsj["taken"] == "2022-07-01"
+            assert rsj["flags"] == ["照片拍摄日期2022-07-01，与报送的2023年7月相差较远"]
+    finally:
+        app.close()
+    # staff may still count it: then it is their decision
+    run(
+        "--config", str(year), "assign", str(jtj["id"]), "--unit", "县交通局", "--period", "2023-10"
+    )
+    rows = json.loads(run("--config", str(year), "status", "--json", "--as-of", "2023-12-31"))
+    assert {r["unit"]: r["state"] for r in rows}["县交通局"] == "received"

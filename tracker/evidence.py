@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from PIL import Image
 from sqlalchemy import select
@@ -68,7 +69,7 @@ def photo_facts(payload: bytes) -> PhotoFacts:
             taken = _exif_date(im)
             im.draft("L", (HASH_SIDE * 8, HASH_SIDE * 8))  # JPEG: decode at a small scale
             grey = im.convert("L").resize((HASH_SIDE + 1, HASH_SIDE), Image.Resampling.LANCZOS)
-            px = list(grey.getdata())
+            px = list(grey.tobytes())
     except Exception as exc:  # untrusted bytes
         log.info("photo not hashable: %s", exc)
         return PhotoFacts(None, None)
@@ -248,3 +249,113 @@ def completeness_line(c: Completeness) -> str:
         writeup = "邮件正文" if c.writeup == "正文" else c.writeup
         return f"材料齐全（活动图片 {c.photos} 张，文字材料：{writeup}）"
     return f"尚缺{c.missing_text}，请补充发送"
+
+
+# -- reused photos and capture dates -----------------------------------------------------------
+
+REUSE_BITS = 4  # dHash bits that may differ between a photo and its re-saved copy
+FAR_DAYS = 31  # a capture date this far outside the reported month is worth a word
+
+
+def _month_label(period: str) -> str:
+    return f"{int(period[:4])}年{int(period[5:7])}月"
+
+
+def photo_flags(s: Session, msg: Message) -> tuple[list[str], list[str]]:
+    """(reuse reasons, capture-date reasons) for a message's photos.
+
+    A photo whose dHash is within `REUSE_BITS` of a photo already counted (a matched
+    message's) for another unit or another month is a reuse. One query over the counted
+    photos' hashes (columns only); linear in the photos of the campaign.
+    """
+    from tracker.models import Slot, Submission, Unit
+
+    mine = [
+        a
+        for a in s.scalars(select(Attachment).where(Attachment.message_id == msg.id))
+        if a.photo and a.phash
+    ]
+    if not mine:
+        return [], []
+    own: set[tuple[int, str]] = {
+        (u, p)
+        for u, p in s.execute(
+            select(Slot.unit_id, Slot.period)
+            .join(Submission, Submission.slot_id == Slot.id)
+            .where(Submission.message_id == msg.id)
+        )
+    }
+    if not own:
+        units = [mu.unit_id for mu in msg.units]
+        own = {(u, msg.period or "") for u in units}
+    reuse: dict[tuple[str, str], int] = {}
+    others = s.execute(
+        select(Attachment.phash, Attachment.message_id, Slot.unit_id, Slot.period, Unit.name)
+        .join(Submission, Submission.message_id == Attachment.message_id)
+        .join(Slot, Slot.id == Submission.slot_id)
+        .join(Unit, Unit.id == Slot.unit_id)
+        .join(Message, Message.id == Attachment.message_id)
+        .where(
+            Attachment.photo.is_(True),
+            Attachment.phash.is_not(None),
+            Attachment.message_id != msg.id,
+            Message.decision == "matched",
+        )
+        .order_by(Attachment.message_id)
+    )
+    hashes = [int(a.phash, 16) for a in mine if a.phash]
+    for phash, other_id, unit_id, period, name in others:
+        if (unit_id, period) in own or not phash:
+            continue
+        value = int(phash, 16)
+        if any((value ^ h).bit_count() <= REUSE_BITS for h in hashes):
+            reuse.setdefault((name, period), other_id)
+    from tracker.reference import registration_number
+
+    reasons = [
+        f"与{name}{_month_label(period)}报送的照片相同（{registration_number(other)}）"
+        for (name, period), other in reuse.items()
+    ]
+    dates = []
+    if msg.period:
+        year, month = int(msg.period[:4]), int(msg.period[5:7])
+        first = date(year, month, 1)
+        last = date(year + (month == 12), month % 12 + 1, 1)
+        far = sorted(
+            {
+                a.taken_on
+                for a in mine
+                if a.taken_on
+                and ((first - a.taken_on).days > FAR_DAYS or (a.taken_on - last).days >= FAR_DAYS)
+            }
+        )
+        if far:
+            shown = "、".join(d.isoformat() for d in far[:3]) + ("等" if len(far) > 3 else "")
+            dates.append(f"照片拍摄日期{shown}，与报送的{_month_label(msg.period)}相差较远")
+    return reasons, dates
+
+
+def check_photos(s: Session, msg: Message, apply: Any) -> None:
+    """After matching: a report reusing another unit's or month's photos goes to review
+    with the reason (not silently counted); a far capture date is added to the reasons.
+    `apply(result)` re-applies a match (tracker.recording.apply_match bound to the rest)."""
+    if msg.kind != "report" or msg.decision == "ignored" or msg.decided_by == "staff":
+        return
+    reuse, dates = photo_flags(s, msg)
+    if not reuse and not dates:
+        return
+    from intake.matching import MatchResult
+
+    reasons = [*reuse, *dates, *(r for r in msg.reasons or [] if r not in reuse + dates)]
+    decision = "review" if reuse else msg.decision
+    units = tuple(mu.unit.name for mu in msg.units)
+    apply(
+        MatchResult(
+            kind=msg.kind,
+            decision=decision,
+            units=units,
+            period=msg.period,
+            confidence=min(msg.confidence, 0.5) if reuse else msg.confidence,
+            reasons=tuple(reasons),
+        )
+    )

@@ -30,7 +30,7 @@ from intake.store import AttachmentStore
 from tracker.bounded import run_bounded
 from tracker.clock import Clock
 from tracker.db import Database
-from tracker.evidence import assess_message
+from tracker.evidence import assess_message, check_photos
 from tracker.models import (
     Attachment,
     Checkpoint,
@@ -406,6 +406,7 @@ class Recorder:
                 self._store_attachments(s, msg, parsed)
                 assess_message(s, msg, parsed)
             apply_match(s, msg, result, self.roster, now, parsed)
+            check_photos(s, msg, lambda r: apply_match(s, msg, r, self.roster, now, parsed))
             self._advance(s, key, uidvalidity, fetched.uid)
             if self.on_recorded is not None:
                 self.on_recorded(s, msg)

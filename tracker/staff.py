@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from intake.matching import MatchResult, UnitRef
 from tracker import audit
-from tracker.evidence import assess_message
+from tracker.evidence import assess_message, check_photos
 from tracker.models import Audit, Liaison, Message, Slot, Unit, UnitAddress
 from tracker.recording import analyse, apply_match
 from tracker.roster import Roster, period_of
@@ -532,6 +532,7 @@ def rematch(
         )
         assess_message(s, msg, a.parsed)
         apply_match(s, msg, a.result, roster, now, a.parsed)
+        check_photos(s, msg, lambda r, m=msg, p=a.parsed: apply_match(s, m, r, roster, now, p))
         after = _describe(msg)
         if before != after:
             changes.append(RematchChange(msg.id, before, after))

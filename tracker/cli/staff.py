@@ -331,28 +331,64 @@ def rematch_cmd(ctx: click.Context, ids: tuple[int, ...], all_: bool) -> None:
     type=click.Path(dir_okay=False),
     help="The workbook to write: .xlsx, or .csv (the year's sheet only).",
 )
+@click.option(
+    "--files",
+    "files_dir",
+    type=click.Path(file_okay=False),
+    help="Write the evidence here (a new or empty folder): a folder per unit and month "
+    "with its files and 说明.txt, and the workbook linking to them.",
+)
+@click.option(
+    "--zip", "zip_file", type=click.Path(dir_okay=False), help="The same evidence as one .zip."
+)
 @click.pass_context
-def export_cmd(ctx: click.Context, year: int | None, as_of: date | None, out: str | None) -> None:
-    """Export the year's record for the assessment: the workbook (slots, messages, summary)."""
+def export_cmd(
+    ctx: click.Context,
+    year: int | None,
+    as_of: date | None,
+    out: str | None,
+    files_dir: str | None,
+    zip_file: str | None,
+) -> None:
+    """Export the year's record for the assessment: the workbook (slots, messages, summary)
+    and the evidence (photos and write-ups by unit and month)."""
+    from tracker.evidence_files import EvidenceError, build_bundle, write_folders, write_zip
     from tracker.export import export_year
 
     app = open_app(ctx)
-    if not out:
-        fail("name what to write: --out FILE.xlsx (or .csv)")
-    if not out.lower().endswith((".xlsx", ".csv")):
+    if not (out or files_dir or zip_file):
+        fail("name what to write: --out FILE.xlsx (or .csv), --files DIR or --zip FILE.zip")
+    if out and not out.lower().endswith((".xlsx", ".csv")):
         fail("--out: the file name must end in .xlsx or .csv")
+    if zip_file and not zip_file.lower().endswith(".zip"):
+        fail("--zip: the file name must end in .zip")
     periods = app.roster.periods()
     year = year or (int(periods[0][:4]) if periods else app.clock().today().year)
+    day = as_of or app.clock().today()
+    tz, name = app.config.timezone, app.roster.campaign.name
+    console = Console()
     try:
-        with app.db.session() as s:
-            n = export_year(
-                s,
-                year=year,
-                as_of=as_of or app.clock().today(),
-                tz=app.config.timezone,
-                out=Path(out),
-                campaign_name=app.roster.campaign.name,
-            )
+        if out:
+            with app.db.session() as s:
+                n = export_year(s, year=year, as_of=day, tz=tz, out=Path(out), campaign_name=name)
+            console.print(f"Wrote {n} slots of {year} to {out}", markup=False)
+        if files_dir or zip_file:
+            with app.db.session() as s:
+                bundle = build_bundle(s, app.store, year=year, as_of=day, tz=tz, campaign_name=name)
+            if files_dir:
+                n = write_folders(bundle, Path(files_dir))
+                console.print(
+                    f"Wrote {len(bundle.folders)} folders ({n} files) of {year} to {files_dir}",
+                    markup=False,
+                )
+            if zip_file:
+                with Path(zip_file).open("wb") as fh:
+                    n = write_zip(bundle, fh)
+                console.print(
+                    f"Wrote {len(bundle.folders)} folders ({n} files) of {year} to {zip_file}",
+                    markup=False,
+                )
+    except EvidenceError as exc:
+        fail(str(exc))
     except OSError as exc:
-        fail(f"{out}: {exc.strerror or exc}")
-    Console().print(f"Wrote {n} slots of {year} to {out}", markup=False)
+        fail(f"{exc.filename or out or files_dir or zip_file}: {exc.strerror or exc}")

@@ -316,7 +316,13 @@ def digest_context(
     for i, msg in enumerate(msgs, 1):
         entry, image = _report_entry(msg, config, i, due_by_slot, moment)
         held = report_completeness(session, msg.id)
-        entry.update(complete=held.complete, materials=completeness_line(held))
+        taken = sorted({a.taken_on.isoformat() for a in msg.attachments if a.taken_on})
+        entry.update(
+            complete=held.complete,
+            materials=completeness_line(held),
+            taken="、".join(taken[:3]) + ("等" if len(taken) > 3 else ""),
+            flags=[r for r in msg.reasons or [] if r.startswith("照片")],
+        )
         reports.append(entry)
         if image:
             images.append(image)
