@@ -336,3 +336,39 @@ def test_a_reused_photo_is_flagged_in_review_and_the_digest(year: Path) -> None:
     )
     rows = json.loads(run("--config", str(year), "status", "--json", "--as-of", "2023-12-31"))
     assert {r["unit"]: r["state"] for r in rows}["县交通局"] == "received"
+
+
+class _Unseekable(io.RawIOBase):
+    """A write-only stream that cannot seek or tell, like a web response body."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: bytes) -> int:  # type: ignore[override]
+        self.data += b
+        return len(b)
+
+
+def test_the_zip_streams_to_an_unseekable_file_object(year: Path, tmp_path: Path) -> None:
+    import zipfile
+
+    from tracker.app import App
+    from tracker.evidence_files import write_year_zip
+
+    app = App.from_path(year)
+    sink = _Unseekable()
+    try:
+        with app.db.session() as s:
+            n = write_year_zip(
+                s, app.store, sink, year=2023, as_of=date(2023, 12, 31), tz=app.config.timezone
+            )
+    finally:
+        app.close()
+    with zipfile.ZipFile(io.BytesIO(bytes(sink.data))) as zf:
+        assert zf.testzip() is None
+        names = [n for n in zf.namelist() if not n.endswith("/")]
+        assert len(names) == n
+        assert "2023-05 县林业局/活动现场1.jpg" in names

@@ -236,3 +236,19 @@ def _copy(e: Entry, dest: IO[bytes]) -> None:
     assert e.source is not None
     with e.source.open("rb") as src:
         shutil.copyfileobj(src, dest, CHUNK)
+
+
+def write_year_zip(
+    s: Session,
+    store: AttachmentStore,
+    out: IO[bytes],
+    *,
+    year: int,
+    as_of: date,
+    tz: ZoneInfo,
+    campaign_name: str = "",
+) -> int:
+    """The year's evidence as one zip written to `out` (for the board's download): the same
+    content as `export --zip`. Returns the files written."""
+    bundle = build_bundle(s, store, year=year, as_of=as_of, tz=tz, campaign_name=campaign_name)
+    return write_zip(bundle, out)
