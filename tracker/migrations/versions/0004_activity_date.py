@@ -1,7 +1,7 @@
 """activity date of a report, where its text or its photos tell it
 
-Revision ID: 0003_activity_date
-Revises: 0002_evidence
+Revision ID: 0004_activity_date
+Revises: 0003_board_users_audit
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_activity_date"
-down_revision = "0002_evidence"
+revision = "0004_activity_date"
+down_revision = "0003_board_users_audit"
 branch_labels = None
 depends_on = None
 
