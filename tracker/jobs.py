@@ -179,6 +179,9 @@ class Jobs:
             return False
         from tracker.outgoing.digest import send_digest
 
+        overdue = max(config.reminders.overdue_after, default=0)
+        if not self.app.roster.active(self.clock.today(), overdue):
+            return False  # no campaign running: no digest
         report = send_digest(self.app.db, config, self.app.roster, self.clock)
         return bool(report.queued)
 

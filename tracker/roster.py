@@ -1,11 +1,17 @@
-"""The roster: which units owe which periods, read from a TOML file and validated once."""
+"""The roster: which units owe which periods, read from TOML files and validated once.
+
+Each file is one campaign (its `[campaign]` table: name, deadline rule, keywords, place) with
+its units and their months. Several files (`[roster] files`) make one `Roster`: a unit named
+in several campaigns is one unit (one address book), with each campaign's months kept apart
+for the slots (campaign x unit x period)."""
 
 from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +40,12 @@ class Campaign:
     contact: str
     jurisdiction: str = ""  # the office's place: X县, X市 (county-level), X区
     parent: str = ""  # the place above it: Y市
+    keywords: tuple[str, ...] = ()  # words in a mail that name this campaign (主题日)
+
+    @property
+    def key(self) -> str:
+        """What slots and `--campaign` call the campaign: its name."""
+        return self.name
 
 
 @dataclass(frozen=True)
@@ -44,12 +56,76 @@ class RosterUnit:
     emails: tuple[str, ...]
     months: tuple[str, ...]
     central: bool = False
+    due: tuple[tuple[str, date], ...] = ()  # fixed due dates: (period, date)
+
+
+# After a campaign's last due date, this long (plus the last overdue reminder's days) it is
+# still "active": late reports are chased and the digest goes out; then it sends nothing.
+AFTER_LAST_DUE = timedelta(days=14)
+
+
+@dataclass(frozen=True)
+class CampaignRoster:
+    """One roster file: a campaign and the units it names, with their months in it."""
+
+    campaign: Campaign
+    units: tuple[RosterUnit, ...]
+
+    def unit(self, name: str) -> RosterUnit | None:
+        return next((u for u in self.units if u.name == name), None)
+
+    def periods(self) -> list[str]:
+        return sorted({m for u in self.units for m in u.months})
+
+    def due(self, unit: RosterUnit, period: str) -> date:
+        """The unit's due date for `period`: its fixed date, else the campaign's day."""
+        fixed = dict(unit.due).get(period)
+        if fixed is not None:
+            return fixed
+        year, month = period_of(period)
+        return date(year, month, self.campaign.deadline_day)
+
+    def last_due(self) -> date | None:
+        dues = [self.due(u, m) for u in self.units for m in u.months]
+        return max(dues) if dues else None
+
+    def first_day(self) -> date | None:
+        periods = self.periods()
+        if not periods:
+            return None
+        year, month = period_of(periods[0])
+        return date(year, month, 1)
+
+    def active_on(self, day: date, overdue_days: int = 0) -> bool:
+        """From the first day of its first month until AFTER_LAST_DUE (plus the last overdue
+        reminder's `overdue_days`) after its last due date; after that it sends nothing."""
+        first, last = self.first_day(), self.last_due()
+        if first is None or last is None:
+            return False
+        return first <= day <= last + timedelta(days=overdue_days) + AFTER_LAST_DUE
 
 
 @dataclass(frozen=True)
 class Roster:
-    campaign: Campaign
-    units: tuple[RosterUnit, ...]
+    campaign: Campaign  # the newest campaign (the last file): office, mailbox and contact
+    units: tuple[RosterUnit, ...]  # one per unit, months of all campaigns together
+    campaigns: tuple[CampaignRoster, ...] = field(default=())
+
+    @property
+    def parts(self) -> tuple[CampaignRoster, ...]:
+        """The campaigns, oldest file first (a one-file roster: itself)."""
+        return self.campaigns or (CampaignRoster(self.campaign, self.units),)
+
+    def part(self, key: str) -> CampaignRoster | None:
+        return next((p for p in self.parts if p.campaign.key == key), None)
+
+    def active(self, day: date, overdue_days: int = 0) -> list[CampaignRoster]:
+        """The campaigns active on `day` (see `CampaignRoster.active_on`)."""
+        return [p for p in self.parts if p.active_on(day, overdue_days)]
+
+    def owing(self, unit: str, period: str) -> list[CampaignRoster]:
+        """The campaigns in which `unit` owes a report for `period`."""
+        return [p for p in self.parts if (u := p.unit(unit)) is not None and period in u.months]
 
     @property
     def jurisdiction(self) -> Jurisdiction:
@@ -61,6 +137,15 @@ class Roster:
 
     def periods(self) -> list[str]:
         return sorted({m for u in self.units for m in u.months})
+
+    def due(self, unit: RosterUnit, period: str) -> date:
+        """The due date of `unit` for `period` in the first campaign that schedules it."""
+        for p in self.parts:
+            u = p.unit(unit.name)
+            if u is not None and period in u.months:
+                return p.due(u, period)
+        year, month = period_of(period)
+        return date(year, month, self.campaign.deadline_day)
 
     def unit_refs(
         self, extra_emails: Mapping[str, Iterable[str]] | None = None
@@ -96,6 +181,67 @@ def load_roster(path: str | Path) -> Roster:
     return parse_roster(data, f"roster {path}")
 
 
+def load_rosters(paths: Sequence[str | Path]) -> Roster:
+    """Several roster files, one campaign each, as one roster (see the module's docstring)."""
+    if len(paths) == 1:
+        return load_roster(paths[0])
+    return merge_rosters([(str(p), load_roster(p)) for p in paths])
+
+
+def merge_rosters(files: Sequence[tuple[str, Roster]]) -> Roster:
+    if not files:
+        raise RosterError("roster: no roster file")
+    parts: list[CampaignRoster] = []
+    names: dict[str, str] = {}
+    places = {}
+    for path, r in files:
+        key = r.campaign.key
+        if key in names:
+            raise RosterError(
+                f"roster {path}: [campaign] name: {key!r} is already the campaign of {names[key]}"
+            )
+        names[key] = path
+        if r.campaign.jurisdiction:
+            places[r.campaign.jurisdiction, r.campaign.parent] = path
+        parts.extend(r.parts)
+    if len({p for p, _ in places}) > 1:
+        listed = "; ".join(f"{place} in {path}" for (place, _), path in places.items())
+        raise RosterError(f"roster: the files name different jurisdictions ({listed})")
+    merged: dict[str, RosterUnit] = {}
+    labels: dict[str, str] = {}
+    for path, r in files:
+        for u in r.units:
+            old = merged.get(u.name)
+            if old is not None and old.kind != u.kind:
+                raise RosterError(
+                    f"roster {path}: unit {u.name}: kind: {u.kind!r} here, {old.kind!r} before"
+                )
+            for label in (u.name, *u.aliases):
+                other = labels.setdefault(label, u.name)
+                if other != u.name:
+                    raise RosterError(
+                        f"roster {path}: unit {u.name}: {label!r} is already a name or alias "
+                        f"of {other}"
+                    )
+            if old is None:
+                merged[u.name] = u
+                continue
+            merged[u.name] = RosterUnit(
+                u.name,
+                u.kind,
+                tuple(dict.fromkeys([*old.aliases, *u.aliases])),
+                tuple(dict.fromkeys([*old.emails, *u.emails])),
+                tuple(sorted({*old.months, *u.months})),
+                old.central or u.central,
+                tuple(sorted({*old.due, *u.due})),
+            )
+    newest = files[-1][1].campaign
+    if not newest.jurisdiction and places:
+        (place, parent), _ = next(iter(places.items()))
+        newest = replace(newest, jurisdiction=place, parent=parent)
+    return Roster(newest, tuple(merged.values()), tuple(parts))
+
+
 def parse_roster(data: Mapping[str, Any], where: str = "roster") -> Roster:
     unknown = sorted(set(data) - {"campaign", "unit"})
     if unknown:
@@ -105,7 +251,16 @@ def parse_roster(data: Mapping[str, Any], where: str = "roster") -> Roster:
     camp = data.get("campaign", {})
     if not isinstance(camp, Mapping):
         raise RosterError(f"{where}: [campaign] must be a table")
-    keys = {"name", "office", "mailbox", "deadline_day", "contact", "jurisdiction", "parent"}
+    keys = {
+        "name",
+        "office",
+        "mailbox",
+        "deadline_day",
+        "contact",
+        "jurisdiction",
+        "parent",
+        "keywords",
+    }
     bad = sorted(set(camp) - keys)
     if bad:
         raise RosterError(f"{where}: [campaign] {bad[0]}: unknown key")
@@ -124,6 +279,9 @@ def parse_roster(data: Mapping[str, Any], where: str = "roster") -> Roster:
                 f"{where}: [campaign] {key}: {value!r} is not a place name ending in "
                 f"{'/'.join(LEVELS)} (e.g. 湘潭县, 韶山市, 雨湖区)"
             )
+    keywords = camp.get("keywords", [])
+    if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
+        raise RosterError(f"{where}: [campaign] keywords: must be a list of strings")
     jurisdiction = camp.get("jurisdiction", "").strip()
     if not jurisdiction:
         found = _OFFICE_PLACE.match(camp.get("office", ""))
@@ -136,6 +294,7 @@ def parse_roster(data: Mapping[str, Any], where: str = "roster") -> Roster:
         contact=camp.get("contact", ""),
         jurisdiction=jurisdiction,
         parent=camp.get("parent", "").strip(),
+        keywords=tuple(k.strip() for k in keywords if k.strip()),
     )
     raw_units = data.get("unit")
     if not isinstance(raw_units, list) or not raw_units:
@@ -150,7 +309,7 @@ def parse_roster(data: Mapping[str, Any], where: str = "roster") -> Roster:
 def _unit(raw: Any, where: str, seen: dict[str, str]) -> RosterUnit:
     if not isinstance(raw, Mapping):
         raise RosterError(f"{where}: must be a table")
-    bad = sorted(set(raw) - {"name", "kind", "aliases", "emails", "months", "central"})
+    bad = sorted(set(raw) - {"name", "kind", "aliases", "emails", "months", "central", "due"})
     if bad:
         raise RosterError(f"{where}: {bad[0]}: unknown key")
     name = raw.get("name")
@@ -174,6 +333,7 @@ def _unit(raw: Any, where: str, seen: dict[str, str]) -> RosterUnit:
     for m in months:
         if not _PERIOD.match(m):
             raise RosterError(f"{where}: months: {m!r} is not a period YYYY-MM")
+    due = _due(raw.get("due"), months, where)
     central = raw.get("central", False)
     if not isinstance(central, bool):
         raise RosterError(f"{where}: central: must be true or false")
@@ -182,7 +342,38 @@ def _unit(raw: Any, where: str, seen: dict[str, str]) -> RosterUnit:
         if other is not None and other != name:
             raise RosterError(f"{where}: {label!r} is already a name or alias of {other}")
         seen[label] = name
-    return RosterUnit(name, kind, aliases, emails, tuple(sorted(set(months))), central)
+    return RosterUnit(name, kind, aliases, emails, tuple(sorted(set(months))), central, due)
+
+
+def _due(value: Any, months: Sequence[str], where: str) -> tuple[tuple[str, date], ...]:
+    """`due = 2024-06-10` (one date, for a unit with one month) or `due = {"2024-05" =
+    2024-06-10, ...}` (a date per period); TOML dates or "YYYY-MM-DD" strings."""
+    if value is None:
+        return ()
+
+    def day(v: Any, what: str) -> date:
+        if isinstance(v, date):
+            return v
+        if isinstance(v, str):
+            try:
+                return date.fromisoformat(v.strip())
+            except ValueError:
+                pass
+        raise RosterError(f"{where}: due: {what}{v!r} is not a date YYYY-MM-DD")
+
+    if isinstance(value, Mapping):
+        out = []
+        for period, v in value.items():
+            if period not in months:
+                raise RosterError(f"{where}: due: {period!r} is not one of its months")
+            out.append((period, day(v, f"{period}: ")))
+        return tuple(sorted(out))
+    if len(months) != 1:
+        raise RosterError(
+            f"{where}: due: one date for several months; give a date per month "
+            '(due = {"2024-05" = 2024-06-10, ...})'
+        )
+    return ((months[0], day(value, "")),)
 
 
 def _strings(raw: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:

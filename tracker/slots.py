@@ -85,7 +85,7 @@ def sync_roster(session: Session, roster: Roster, now: datetime | None = None) -
         for period in ru.months:
             if (unit.id, period) in moved:
                 continue
-            due = due_date(period, roster.campaign.deadline_day)
+            due = roster.due(ru, period)
             slot = slots.get((unit.id, period))
             if slot is None:
                 session.add(Slot(unit_id=unit.id, period=period, due=due, scheduled=True))

@@ -151,6 +151,8 @@ def plan_reminders(
     stage_list = stages(rc)
     if not stage_list:
         return []
+    if not roster.active(as_of, max(rc.overdue_after, default=0)):
+        return []  # every campaign has ended (or not begun): nothing to chase
     roster_names = {u.name for u in roster.units}
     states = {st.slot_id: st for st in slot_states(session, as_of=as_of, tz=config.timezone)}
     slots = session.scalars(

@@ -1,0 +1,131 @@
+"""Deadline rules: the campaign's day of the month (`deadline_day`), a fixed date per unit
+(`due`), and a campaign that ends: after its last due date and the overdue reminders it
+sends nothing (no reminder, no digest)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from tests.mail_helpers import make_env
+from tracker.app import App
+from tracker.clock import SHANGHAI, FixedClock
+from tracker.jobs import Jobs
+from tracker.models import Slot, Unit
+from tracker.outgoing.reminders import plan_reminders
+from tracker.roster import RosterError, load_roster
+
+ROSTER = """
+[campaign]
+name = "2024年政务公开主题日"
+jurisdiction = "韶山市"
+parent = "湘潭市"
+office = "韶山市政务公开办"
+mailbox = "ssgov@163.com"
+deadline_day = 20
+
+[[unit]]
+name = "市林业局"
+emails = ["lyj@example.com"]
+months = ["2024-05"]
+
+[[unit]]
+name = "市公安局"
+emails = ["gaj@example.com"]
+months = ["2024-06"]
+due = 2024-07-05
+
+[[unit]]
+name = "清溪镇"
+kind = "township"
+emails = ["qxz@example.com"]
+months = ["2024-10", "2024-11"]
+due = {"2024-11" = "2024-12-10"}
+"""
+
+
+def _env(tmp_path: Path, text: str = ROSTER):  # type: ignore[no-untyped-def]
+    roster = tmp_path / "roster.toml"
+    roster.write_text(text, encoding="utf-8")
+    return make_env(tmp_path, 1, roster=roster)
+
+
+def _dues(env) -> dict[tuple[str, str], date]:  # type: ignore[no-untyped-def]
+    with env.db.session() as s:
+        rows = s.execute(select(Unit.name, Slot.period, Slot.due).join(Slot.unit)).all()
+    return {(n, p): d for n, p, d in rows}
+
+
+def test_it_dates_slots_by_the_campaigns_day_or_the_units_fixed_date(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    assert _dues(env) == {
+        ("市林业局", "2024-05"): date(2024, 5, 20),
+        ("市公安局", "2024-06"): date(2024, 7, 5),
+        ("清溪镇", "2024-10"): date(2024, 10, 20),
+        ("清溪镇", "2024-11"): date(2024, 12, 10),
+    }
+
+
+def test_a_changed_fixed_date_moves_the_slot(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    (tmp_path / "roster.toml").write_text(ROSTER.replace("2024-07-05", "2024-07-08"), "utf-8")
+    from tracker.slots import sync_roster
+
+    with env.db.session() as s:
+        sync_roster(s, load_roster(tmp_path / "roster.toml"))
+    assert _dues(env)[("市公安局", "2024-06")] == date(2024, 7, 8)
+
+
+@pytest.mark.parametrize(
+    ("unit", "message"),
+    [
+        ('months = ["2024-05", "2024-06"]\ndue = 2024-06-01', "one date for several months"),
+        ('months = ["2024-05"]\ndue = "next week"', "'next week' is not a date"),
+        ('months = ["2024-05"]\ndue = {"2024-06" = 2024-06-01}', "'2024-06' is not one of its"),
+        ('months = ["2024-05"]\ndue = {"2024-05" = 5}', "2024-05: 5 is not a date"),
+    ],
+)
+def test_a_bad_due_date_is_one_line(tmp_path: Path, unit: str, message: str) -> None:
+    path = tmp_path / "roster.toml"
+    path.write_text(f'[[unit]]\nname = "县林业局"\n{unit}\n', encoding="utf-8")
+    with pytest.raises(RosterError, match=message) as err:
+        load_roster(path)
+    assert "\n" not in str(err.value) and "县林业局" in str(err.value)
+
+
+def test_the_campaign_is_active_from_its_first_month_to_after_its_last_due_date(
+    tmp_path: Path,
+) -> None:
+    roster = _env(tmp_path).roster
+    part = roster.parts[0]
+    assert part.first_day() == date(2024, 5, 1)
+    assert part.last_due() == date(2024, 12, 10)
+    assert not roster.active(date(2024, 4, 30), 7)
+    assert roster.active(date(2024, 5, 1), 7)
+    assert roster.active(date(2024, 12, 31), 7)  # 10 Dec + 7 + 14 days
+    assert not roster.active(date(2025, 1, 1), 7)
+
+
+def test_an_ended_campaign_sends_no_reminder(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    with env.db.session() as s:
+        # 11 Dec: 清溪镇's November report is overdue by a day
+        late = plan_reminders(s, env.roster, env.config, date(2024, 12, 11))
+        assert [(p.unit, p.period, p.stage) for p in late] == [("清溪镇", "2024-11", "overdue:1")]
+        for day in (date(2025, 1, 6), date(2025, 3, 3), date(2025, 5, 6)):
+            assert plan_reminders(s, env.roster, env.config, day) == [], day
+
+
+def test_an_ended_campaign_sends_no_digest(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    app = App(env.config)
+    try:
+        at = lambda d: FixedClock(datetime.combine(d, time(8, 30), tzinfo=SHANGHAI))  # noqa: E731
+        assert Jobs(app, at(date(2025, 3, 3))).digest() is False
+        assert Jobs(app, at(date(2024, 4, 29))).digest() is False  # not begun either
+        assert Jobs(app, at(date(2024, 6, 3))).digest() is True
+    finally:
+        app.close()
