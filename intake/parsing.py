@@ -26,6 +26,7 @@ from email.message import Message
 
 from mailparser.dates import parse_mail_date
 
+from intake.addresses import BadAddress, check_address
 from intake.charset import canonical_charset, decode_bytes, decode_header_value
 from intake.text import strip_controls
 
@@ -708,6 +709,12 @@ def parse_message(raw: bytes) -> ParsedMail:
         from_addr, from_name = _parse_from(from_raw)
         if not from_addr:
             errors.append("no address in From header")
+        else:
+            try:
+                from_addr = check_address(from_addr)
+            except BadAddress as exc:
+                errors.append(f"From address refused ({exc}): {from_addr[:80]!r}")
+                from_addr = ""
 
     message_id = _message_id(_raw_header(msg, "message-id"))
     if message_id is None:

@@ -3,8 +3,11 @@ reused-photo and export tests; and a workspace config to poll them from a Maildi
 
 from __future__ import annotations
 
+import email
+import email.utils
 import io
 import mailbox
+import os
 import random
 from datetime import datetime
 from email import encoders
@@ -139,9 +142,14 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 def write_mails(maildir: Path, mails: list[bytes]) -> None:
+    """Deliver `mails`, each at the time its Date header says (arrival decides its month)."""
     box = mailbox.Maildir(str(maildir), create=True)
     for raw in mails:
-        box.add(raw)
+        key = box.add(raw)
+        sent = email.message_from_bytes(raw)["Date"]
+        if sent:
+            ts = email.utils.parsedate_to_datetime(str(sent)).timestamp()
+            os.utime(maildir / "new" / key, (ts, ts))
     box.close()
 
 

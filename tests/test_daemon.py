@@ -11,7 +11,7 @@ import shutil
 import sqlite3
 import subprocess
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -45,6 +45,8 @@ from tracker.sdnotify import Notifier
 
 ROOT = Path(__file__).resolve().parent.parent
 UNIT = ROOT / "deploy" / "systemd" / "report-intake.service"
+# when the test mails arrive (INTERNALDATE): arrival decides their month, not Date:
+SENT = datetime(2023, 5, 16, 2, 0, tzinfo=UTC)
 
 
 def subjects(config: Path) -> list[str]:
@@ -54,7 +56,7 @@ def subjects(config: Path) -> list[str]:
 def test_run_records_mail_over_idle_recovers_and_stops_on_sigterm(
     tmp_path: Path, dovecot: DovecotMailbox, smtp_server: SmtpServer
 ) -> None:
-    dovecot.append(report_mail("县林业局5月政务公开主题日活动", seed=1))
+    dovecot.append(report_mail("县林业局5月政务公开主题日活动", seed=1), date=SENT)
     # a long poll interval: mail appended later can only come in quickly through IDLE
     config = service_config(
         tmp_path, dovecot, smtp_server.port, schedule="poll_interval = 3600\noutbox_interval = 5"
@@ -67,13 +69,15 @@ def test_run_records_mail_over_idle_recovers_and_stops_on_sigterm(
         wait_for(lambda: "县林业局5月政务公开主题日活动" in subjects(config), 20, "first mail")
         wait_for(lambda: "IDLE connection" in svc.log() or "IMAP IDLE" in svc.log(), 10, "IDLE")
         # a mail arriving while it runs: in within seconds (IDLE), not after an hour
-        dovecot.append(report_mail("排头乡5月主题日活动报送", "ptx.xtx@example.com", seed=2))
+        dovecot.append(
+            report_mail("排头乡5月主题日活动报送", "ptx.xtx@example.com", seed=2), date=SENT
+        )
         wait_for(lambda: "排头乡5月主题日活动报送" in subjects(config), 10, "mail over IDLE")
         # the receipt for the matched report goes out through the outbox
         wait_for(lambda: len(smtp_server.received) >= 1, 15, "a receipt on the SMTP server")
         # cut every connection under it; the next mail still comes in
         dovecot.kick()
-        dovecot.append(report_mail("河口镇5月主题日活动", "hkz.xtx@example.com", seed=3))
+        dovecot.append(report_mail("河口镇5月主题日活动", "hkz.xtx@example.com", seed=3), date=SENT)
         wait_for(lambda: "河口镇5月主题日活动" in subjects(config), 20, "mail after kick")
         # systemd saw a status line and watchdog pings
         wait_for(lambda: notify.seen("WATCHDOG", "1"), 10, "WATCHDOG=1")
@@ -256,7 +260,7 @@ def test_idle_watcher_wakes_on_new_mail_across_reissues(dovecot: DovecotMailbox)
         assert calls == [1]  # a fresh connection wakes the poller once
         time.sleep(1.5)  # at least one DONE/IDLE re-issue
         assert calls == [1]  # re-issuing is not news
-        dovecot.append(report_mail("县林业局5月主题日", seed=5))
+        dovecot.append(report_mail("县林业局5月主题日", seed=5), date=SENT)
         wait_for(lambda: len(calls) >= 2, 5, "a wake-up for the new mail")
         assert watcher.supported is True
     finally:
@@ -340,7 +344,7 @@ def test_sigterm_mid_poll_finishes_the_message_in_hand_and_loses_nothing(
     tmp_path: Path, dovecot: DovecotMailbox
 ) -> None:
     for i in range(40):
-        dovecot.append(report_mail(f"县林业局5月主题日活动 第{i}批", seed=100 + i))
+        dovecot.append(report_mail(f"县林业局5月主题日活动 第{i}批", seed=100 + i), date=SENT)
     config = service_config(tmp_path, dovecot, None, schedule="idle = false")
     notify = NotifyListener()
     svc = Service(config, tmp_path, env={"NOTIFY_SOCKET": notify.path})

@@ -333,23 +333,28 @@ def test_subject_header_encoded_as_gbk_words_is_read(
         assert row.from_name == "湘潭县林业局"
 
 
-def test_old_mail_appended_today_counts_when_it_was_sent(
+def test_a_backdated_report_counts_from_its_arrival(
     dovecot: DovecotMailbox, recorder: Recorder
 ) -> None:
-    # A mailbox re-synced or mail appended by hand: INTERNALDATE is today, the Date header
-    # says 16 May 2023. The unit reported in May, and the slot must say so.
-    dovecot.append(report_mail("县林业局5月主题日活动", "someone@163.com"))  # no date: now
-    recorder.clock = FixedClock(datetime.now(UTC))
+    # The Date header says 16 May 2023 (before the 25th); the mail reached the mailbox on
+    # 28 May (INTERNALDATE). Anyone can write a Date header: arrival decides, and staff
+    # are told about the gap.
+    dovecot.append(
+        report_mail("县林业局5月主题日活动", "someone@163.com"),
+        date=datetime(2023, 5, 28, 1, 0, tzinfo=UTC),
+    )
     recorder.poll_once(source_for(dovecot))
     with recorder.db.session() as s:
         msg = s.scalar(select(Message))
         assert msg is not None
-        assert msg.received_at == datetime(2023, 5, 16, 2, 0, tzinfo=UTC)
+        assert msg.received_at == datetime(2023, 5, 28, 1, 0, tzinfo=UTC)
+        assert msg.sent_at == datetime(2023, 5, 16, 2, 0, tzinfo=UTC)
         assert (msg.decision, msg.period) == ("matched", "2023-05")
+        assert "邮件头日期（Date）比实际到达时间早12天：按到达时间计" in msg.reasons
         rows = {
-            r.unit: r.state for r in slot_states(s, as_of=datetime(2023, 5, 22).date(), tz=SHANGHAI)
+            r.unit: r.state for r in slot_states(s, as_of=datetime(2023, 5, 29).date(), tz=SHANGHAI)
         }
-    assert rows["县林业局"] == "received"
+    assert rows["县林业局"] == "late"
 
 
 def test_an_address_seen_on_an_automatic_match_is_not_evidence_for_the_next_mail(

@@ -185,7 +185,10 @@ def test_receipt_is_a_threaded_auto_reply(tmp_path: Path, smtp_server: SmtpServe
     [r] = smtp_server.received
     msg = r.message
     assert r.rcpt_tos == ("hkz.xtx@example.com",)
-    assert str(msg["Subject"]) == "已收到：河口镇5月政务公开主题日活动"
+    # the sender's subject is never echoed (a stranger's ads must not ride on our mail)
+    assert str(msg["Subject"]) == "已收到：河口镇2023年5月活动情况报送"
+    texts = [msg.get_body((k,)).get_content() for k in ("plain", "html")]
+    assert not any("5月政务公开主题日活动" in t for t in texts)
     assert msg["In-Reply-To"] == "<abc123@163.com>"
     assert str(msg["References"]).split() == ["<first@163.com>", "<abc123@163.com>"]
     assert msg["Auto-Submitted"] == "auto-replied"

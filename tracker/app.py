@@ -70,6 +70,7 @@ class App:
             analysis_seconds=mb.analysis_seconds,
             analysis_memory_bytes=mb.analysis_memory_mb * 1024 * 1024,
             on_recorded=on_recorded,
+            new_sender=self.config.matching.new_sender,
             **kwargs,  # type: ignore[arg-type]
         )
 

@@ -15,15 +15,20 @@ if TYPE_CHECKING:
 
 
 def receipt_hook(app: App, clock: Clock | None = None) -> OnRecorded | None:
-    """Queue a receipt for every matched report, when receipts and SMTP are configured."""
-    if not (app.config.receipts.enabled and app.config.smtp.configured):
+    """Queue a receipt for every matched report (when receipts are on) and the notices
+    about reports from a new sender address (tracker.senders), when SMTP is configured."""
+    if not app.config.smtp.configured:
         return None
     from tracker.outgoing.receipts import queue_receipt
+    from tracker.senders import queue_sender_notices
 
     use = clock or app.clock()
     campaign = app.roster.campaign
+    receipts = app.config.receipts.enabled
 
     def hook(session: Session, msg: Message) -> None:
-        queue_receipt(session, msg, app.config, use, campaign=campaign)
+        if receipts:
+            queue_receipt(session, msg, app.config, use, campaign=campaign)
+        queue_sender_notices(session, msg, app.config, use, campaign=campaign)
 
     return hook

@@ -77,7 +77,12 @@ class Unit(Base):
 
 
 class UnitAddress(Base):
-    """A sender address known to belong to a unit (roster, liaison form, staff, report)."""
+    """A sender address known to belong to a unit (roster, liaison form, staff, report).
+
+    `status` is "confirmed" (roster, staff) or "learnt" (seen on a liaison form or a
+    matched report: not trusted; see tracker.addressbook). `source_message_id` is the mail
+    it was learnt from; deciding that mail again removes the address unless staff
+    confirmed it (confirming clears the link)."""
 
     __tablename__ = "unit_address"
     __table_args__ = (UniqueConstraint("unit_id", "address"),)
@@ -86,6 +91,11 @@ class UnitAddress(Base):
     address: Mapped[str] = mapped_column(String(320), index=True)
     source: Mapped[str] = mapped_column(String(20))  # roster | liaison | staff | report
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(20), default="confirmed")  # confirmed|learnt|refused
+    source_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("message.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    confirmed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
     unit: Mapped[Unit] = relationship(back_populates="addresses")
 
@@ -141,6 +151,8 @@ class Message(Base):
     writeup: Mapped[str | None] = mapped_column(String(1000), nullable=True)
     # The day the event was held, from a date in the text or the photos' EXIF dates
     activity_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # the sender was not among the matched unit's addresses when it came (新发件地址)
+    new_sender: Mapped[bool] = mapped_column(Boolean, default=False)
 
     units: Mapped[list[MessageUnit]] = relationship(
         back_populates="message", cascade="all, delete-orphan"

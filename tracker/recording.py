@@ -27,6 +27,7 @@ from intake.matching import MatchResult, UnitRef, match, read_liaison_fields
 from intake.parsing import ParsedMail, UnparseableMail, parse_message
 from intake.places import Jurisdiction
 from intake.store import AttachmentStore
+from tracker.addressbook import CONFIRMED, forget_learnt_from, learn
 from tracker.bounded import run_bounded
 from tracker.clock import Clock
 from tracker.db import Database
@@ -43,6 +44,7 @@ from tracker.models import (
     UnitAddress,
 )
 from tracker.roster import Roster
+from tracker.senders import check_new_sender
 from tracker.slots import due_date
 
 log = logging.getLogger(__name__)
@@ -75,21 +77,24 @@ class Analysis:
     received_at: datetime | None = None
 
 
-EARLIEST_PLAUSIBLE = datetime(2000, 1, 1, tzinfo=UTC)
-CLOCK_SKEW = timedelta(days=1)
+DATE_SKEW = timedelta(days=1)
 
 
-def effective_received(sent: datetime | None, arrived: datetime) -> datetime:
-    """When a unit reported: the mail's Date header when it is plausible, else arrival.
+def date_skew_reason(sent: datetime | None, arrived: datetime) -> str | None:
+    """A reason for staff when the sender's Date header is far from the arrival time.
 
-    Normally the two are seconds apart. They differ when old mail reaches the mailbox
-    late (a mailbox imported or re-synced, a message appended by hand, a delayed relay):
-    then the Date header tells when the unit actually sent it. A Date in the future
-    (beyond a day of clock skew) or before 2000 is a wrong sender clock: arrival wins.
-    """
-    if sent is None or sent < EARLIEST_PLAUSIBLE or sent > arrived + CLOCK_SKEW:
-        return arrived
-    return min(sent, arrived)
+    A report counts from its arrival (IMAP INTERNALDATE, Maildir delivery time), never from
+    its Date header, which the sender writes: a backdated Date must not make a late report
+    on time. Normally the two are seconds apart; when they are not, staff are told."""
+    if sent is None:
+        return None
+    gap = sent - arrived
+    if abs(gap) <= DATE_SKEW:
+        return None
+    days = abs(gap).total_seconds() / 86400
+    amount = f"{days:.0f}天" if days >= 1.5 else f"{abs(gap).total_seconds() / 3600:.0f}小时"
+    side = "早" if gap < timedelta(0) else "晚"
+    return f"邮件头日期（Date）比实际到达时间{side}{amount}：按到达时间计"
 
 
 @dataclass
@@ -132,8 +137,8 @@ def analyse(
 ) -> Analysis:
     """Parse and match one raw mail. Never raises: failures become review with a reason.
 
-    `received_at` is when the mail arrived; the analysis carries the effective time
-    (see `effective_received`), which the matcher and the slots use.
+    `received_at` is when the mail arrived: it decides the period inference and on-time
+    or late; a Date header far from it adds a reason (see `date_skew_reason`).
     """
     unreadable = _review("邮件无法解析，已保留原件，请人工查看")
     try:
@@ -143,19 +148,21 @@ def analyse(
     except Exception as exc:  # a parser bug must not lose the mail
         log.exception("parser failed on a mail; it is kept raw and sent to review")
         return Analysis(None, unreadable, _describe(exc), received_at)
-    when = effective_received(parsed.date, received_at)
     try:
         result = match(
             parsed,
             units,
-            received_at=when,
+            received_at=received_at,
             own_addresses=own_addresses,
             jurisdiction=jurisdiction,
         )
     except Exception as exc:
         log.exception("matcher failed on a mail; it is kept and sent to review")
-        return Analysis(parsed, _review("自动识别出错，请人工查看"), _describe(exc), when)
-    return Analysis(parsed, result, None, when)
+        return Analysis(parsed, _review("自动识别出错，请人工查看"), _describe(exc), received_at)
+    skew = date_skew_reason(parsed.date, received_at)
+    if skew is not None:
+        result = replace(result, reasons=(*result.reasons, skew))
+    return Analysis(parsed, result, None, received_at)
 
 
 def analyse_bounded(
@@ -232,6 +239,7 @@ class Recorder:
         analysis_memory_bytes: int | None = 1024 * 1024 * 1024,
         on_recorded: OnRecorded | None = None,
         should_stop: Callable[[], bool] = lambda: False,
+        new_sender: str = "count",
     ) -> None:
         self.db = db
         self.store = store
@@ -244,6 +252,7 @@ class Recorder:
         self.analysis_memory_bytes = analysis_memory_bytes
         self.on_recorded = on_recorded
         self.should_stop = should_stop
+        self.new_sender = new_sender  # [matching] new_sender: "count" | "review"
 
     # -- the pass ---------------------------------------------------------------------
 
@@ -278,14 +287,14 @@ class Recorder:
         return report
 
     def unit_refs(self) -> tuple[UnitRef, ...]:
-        """The roster as plain data, with the addresses confirmed since (liaison forms and
-        staff decisions). Addresses seen only on automatically matched reports are used
-        for reminders but are not evidence for matching: one wrong match must not spread."""
+        """The roster as plain data, with the addresses confirmed since (by staff).
+        Learnt addresses (automatically matched reports, liaison forms) are not evidence
+        for matching: anyone can send those, and one wrong match must not spread."""
         with self.db.session() as s:
             rows = s.execute(
                 select(Unit.name, UnitAddress.address)
                 .join(UnitAddress.unit)
-                .where(UnitAddress.source.in_(("roster", "liaison", "staff")))
+                .where(UnitAddress.status == CONFIRMED)
             ).all()
         extra: dict[str, list[str]] = {}
         for name, address in rows:
@@ -405,6 +414,7 @@ class Recorder:
             if parsed is not None:
                 self._store_attachments(s, msg, parsed)
                 assess_message(s, msg, parsed)
+            result, msg.new_sender = check_new_sender(s, result, msg.from_addr, self.new_sender)
             apply_match(s, msg, result, self.roster, now, parsed)
             check_photos(s, msg, lambda r: apply_match(s, msg, r, self.roster, now, parsed))
             self._advance(s, key, uidvalidity, fetched.uid)
@@ -526,7 +536,11 @@ def apply_match(
     now: datetime,
     parsed: ParsedMail | None = None,
 ) -> None:
-    """Write a match onto a message: its units, its submissions, its liaison registration."""
+    """Write a match onto a message: its units, its submissions, its liaison registration.
+
+    Addresses an earlier decision on this message taught are dropped first (see
+    tracker.addressbook), then the ones this decision teaches are learnt."""
+    forget_learnt_from(s, msg)
     msg.kind, msg.decision, msg.period = result.kind, result.decision, result.period
     msg.confidence, msg.reasons = result.confidence, list(result.reasons)
     for link in list(msg.units):
@@ -549,16 +563,16 @@ def apply_match(
             slot = _slot_for(s, unit, result.period, roster)
             s.add(Submission(message_id=msg.id, slot_id=slot.id, created_at=now))
         if len(units) == 1 and msg.from_addr:
-            _learn_address(s, units[0], msg.from_addr, "report", now)
+            learn(s, units[0], msg.from_addr, "report", now, message_id=msg.id)
     elif result.kind == "liaison" and units:
         unit = units[0]
         fields = read_liaison_fields(parsed) if parsed is not None else {}
         s.add(Liaison(unit_id=unit.id, message_id=msg.id, fields=fields, created_at=now))
         if msg.from_addr:
-            _learn_address(s, unit, msg.from_addr, "liaison", now)
-        email = (fields.get("电子邮箱") or "").strip().lower()
-        if "@" in email and " " not in email:
-            _learn_address(s, unit, email, "liaison", now)
+            learn(s, unit, msg.from_addr, "liaison", now, message_id=msg.id)
+        email = (fields.get("电子邮箱") or "").strip()
+        if email:
+            learn(s, unit, email, "liaison", now, message_id=msg.id)
     s.flush()
     s.expire(msg, ["units", "submissions"])
 
@@ -586,16 +600,6 @@ def _slot_for(s: Session, unit: Unit, period: str, roster: Roster) -> Slot:
     s.add(slot)
     s.flush()
     return slot
-
-
-def _learn_address(s: Session, unit: Unit, address: str, source: str, now: datetime) -> None:
-    address = address.lower()
-    exists = s.scalar(
-        select(UnitAddress.id).where(UnitAddress.unit_id == unit.id, UnitAddress.address == address)
-    )
-    if exists is None:
-        s.add(UnitAddress(unit_id=unit.id, address=address, source=source, created_at=now))
-        s.flush()
 
 
 def _kept_headers(parsed: ParsedMail | None) -> dict[str, str]:

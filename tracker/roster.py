@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from intake.addresses import BadAddress, check_address
 from intake.matching import UnitRef
 from intake.places import LEVELS, Jurisdiction
 
@@ -23,7 +24,6 @@ _PLACE = re.compile(r"^[\u4e00-\u9fff]{1,12}[" + "".join(LEVELS) + "]$")
 # The office's own place as its name starts (X县政务公开办公室 -> X县), for rosters without
 # `jurisdiction`.
 _OFFICE_PLACE = re.compile(r"^([\u4e00-\u9fff]{1,6}?[县市区旗])(?=[\u4e00-\u9fff]{4})")
-_ADDRESS = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 KINDS = ("township", "department")
 
 
@@ -323,10 +323,15 @@ def _unit(raw: Any, where: str, seen: dict[str, str]) -> RosterUnit:
     if kind not in KINDS:
         raise RosterError(f'{where}: kind: must be "township" or "department", not {kind!r}')
     aliases = _strings(raw, "aliases", where)
-    emails = tuple(e.lower() for e in _strings(raw, "emails", where))
-    for e in emails:
-        if not _ADDRESS.match(e):
-            raise RosterError(f"{where}: emails: {e!r} is not an email address")
+    emails_list = []
+    for e in _strings(raw, "emails", where):
+        try:
+            emails_list.append(check_address(e))
+        except BadAddress as exc:
+            raise RosterError(
+                f"{where}: emails: {e[:80]!r} is not an email address ({exc})"
+            ) from None
+    emails = tuple(dict.fromkeys(emails_list))
     months = _strings(raw, "months", where)
     if not months:
         raise RosterError(f'{where}: months: missing (the periods it owes, e.g. ["2023-05"])')

@@ -5,7 +5,11 @@ remember a sender for a unit, and undo. Each action writes an audit row (`tracke
 who, when, what, before -> after, note) in the same transaction, and each can be undone
 while nothing has changed the same thing since. A staff decision is final: `rematch` never
 overwrites it. Assigning a message to one unit also teaches the matcher the sender's
-address (a staff-confirmed address, which is matching evidence).
+address (a staff-confirmed address, which is matching evidence), linked to that message:
+ignoring or reassigning the message later drops it, as it drops the learnt addresses the
+message taught (tracker.addressbook); `remember_sender` confirms for good. The unit address
+actions (`unit addresses`, `add-address`, `confirm-address`, `remove-address`) are in
+tracker.addressbook.
 
 Errors are `StaffError`: an English line for the command line and a Chinese one (`zh`) for
 the board.
@@ -21,8 +25,10 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from intake.addresses import valid_address
 from intake.matching import MatchResult, UnitRef
 from tracker import audit
+from tracker.addressbook import CONFIRMED, LEARNT
 from tracker.evidence import assess_message, check_photos
 from tracker.models import Audit, Liaison, Message, Slot, Unit, UnitAddress
 from tracker.recording import analyse, apply_match
@@ -110,7 +116,7 @@ def assign(
     _decide(s, msg, result, roster, now)
     learned = None
     if msg.from_addr and len(found) == 1:
-        learned = _confirm_address(s, found[0], msg.from_addr, now)
+        learned = _confirm_address(s, found[0], msg.from_addr, now, by=by, message_id=msg.id)
         if learned is not None:
             learned["before"] = prior  # what it was before this decision, not after it
     after = audit.message_state(s, msg)
@@ -187,28 +193,53 @@ def _decide(s: Session, msg: Message, result: MatchResult, roster: Roster, now: 
 
 
 def _address_source(s: Session, unit: Unit, address: str) -> str | None:
-    return s.scalar(
-        select(UnitAddress.source).where(
+    row = s.scalar(
+        select(UnitAddress).where(
             UnitAddress.unit_id == unit.id, UnitAddress.address == address.strip().lower()
         )
     )
+    if row is None:
+        return None
+    return row.source if row.status == CONFIRMED else f"{row.source}:{row.status}"
 
 
-def _confirm_address(s: Session, unit: Unit, address: str, now: datetime) -> dict[str, Any] | None:
+def _confirm_address(
+    s: Session,
+    unit: Unit,
+    address: str,
+    now: datetime,
+    *,
+    by: str = "cli",
+    message_id: int | None = None,
+) -> dict[str, Any] | None:
     """Make `address` a staff-confirmed address of `unit`; what it was before (for undo),
-    or None when it already was."""
-    address = address.strip().lower()
+    or None when it already was. With `message_id` the address stays tied to that message
+    (re-deciding it drops the address); without, it is confirmed for good."""
+    address = valid_address(address) or ""
+    if not address:
+        return None
     row = s.scalar(
         select(UnitAddress).where(UnitAddress.unit_id == unit.id, UnitAddress.address == address)
     )
     if row is None:
-        s.add(UnitAddress(unit_id=unit.id, address=address, source="staff", created_at=now))
+        s.add(
+            UnitAddress(
+                unit_id=unit.id,
+                address=address,
+                source="staff",
+                status=CONFIRMED,
+                source_message_id=message_id,
+                confirmed_by=by,
+                created_at=now,
+            )
+        )
         s.flush()
         return {"unit": unit.name, "address": address, "before": None}
-    if row.source in ("staff", "roster", "liaison"):
+    if row.status == CONFIRMED:
         return None
-    before = row.source
-    row.source = "staff"
+    before = f"{row.source}:{row.status}"
+    row.source, row.status, row.confirmed_by = "staff", CONFIRMED, by
+    row.source_message_id = message_id
     return {"unit": unit.name, "address": address, "before": before}
 
 
@@ -256,8 +287,11 @@ def _restore_address(s: Session, change: dict[str, Any] | None) -> None:
         return
     if change.get("before") is None:
         s.delete(row)
-    else:
-        row.source = change["before"]
+    else:  # "report:learnt" (or a bare source from before statuses: confirmed)
+        source, _, status = str(change["before"]).partition(":")
+        row.source, row.status = source, status or CONFIRMED
+        if row.status == LEARNT:
+            row.confirmed_by = None
     s.flush()
 
 
@@ -384,7 +418,7 @@ def remember_sender(
     if not msg.from_addr:
         raise StaffError(f"message #{message_id}: no sender address", "该邮件没有发件地址")
     u = find_unit(s, unit, roster)
-    change = _confirm_address(s, u, msg.from_addr, now)
+    change = _confirm_address(s, u, msg.from_addr, now, by=by)
     if change is None:
         raise StaffError(
             f"{msg.from_addr} is already an address of {u.name}",

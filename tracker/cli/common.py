@@ -153,6 +153,8 @@ def message_json(msg: Any) -> dict[str, Any]:
         "from": msg.from_addr,
         "subject": msg.subject,
         "received_at": msg.received_at.isoformat(),
+        "sent_at": msg.sent_at.isoformat() if msg.sent_at else None,
+        "new_sender": bool(msg.new_sender),
         "kind": msg.kind,
         "decision": msg.decision,
         "units": [mu.unit.name for mu in msg.units],

@@ -74,6 +74,8 @@ def remind(ctx: click.Context, as_of: date | None, dry_run: bool) -> None:
     for p in report.queued:
         cc = f" cc {', '.join(p.cc)}" if p.cc else ""
         _out(f"{verb}: {p.unit} {p.period} {p.stage} -> {', '.join(p.to)}{cc}")
+    for p, address, why in report.skipped:
+        _out(f"skipped: {p.unit} {p.period} {p.stage} -> {address[:80]!r}: {why}")
     for p in report.no_address:
         _out(f"no address: {p.unit} {p.period} {p.stage} (add the unit's email to the roster)")
     _out(

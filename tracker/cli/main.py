@@ -79,10 +79,11 @@ def poll(ctx: click.Context, once: bool) -> None:
     if report.uidvalidity_changed:
         line += "; UIDVALIDITY changed, mailbox rescanned"
     console.print(line, markup=False, highlight=False)
-    if app.config.smtp.configured and app.config.receipts.enabled:
+    if app.config.smtp.configured:
         from tracker.outgoing.outbox import deliver_now
 
-        sent = deliver_now(app.db, app.config.smtp, app.clock(), kinds=("receipt",))
+        kinds = ("receipt", "sender-notice")
+        sent = deliver_now(app.db, app.config.smtp, app.clock(), kinds=kinds)
         if sent.sent or sent.errors:
             console.print(
                 f"receipts: {len(sent.sent)} sent, {len(sent.errors)} waiting to retry",
@@ -208,13 +209,16 @@ def print_status_table(rows: list[Any], day: date, console: Console | None = Non
 @click.option(
     "--received",
     type=AS_OF,
-    help="Date the mails arrived (default: now); an earlier Date header counts instead.",
+    help="Date the mails arrived (default: a file's own Date header, else now).",
 )
 @click.pass_context
 def match_cmd(
     ctx: click.Context, files: tuple[str, ...], as_json: bool, received: date | None
 ) -> None:
-    """Dry run: classify and match mail files (.eml) against the roster; writes nothing."""
+    """Dry run: classify and match mail files (.eml) against the roster; writes nothing.
+
+    A file has no arrival time: it is taken from --received, else the file's Date header."""
+    from intake.parsing import parse_message
     from tracker.recording import analyse
 
     app = open_app(ctx)
@@ -226,10 +230,17 @@ def match_cmd(
             raw = Path(name).read_bytes()
         except OSError as exc:
             fail(f"{name}: {exc.strerror}")
+        arrived = when
+        if received is None:
+            try:
+                sent = parse_message(raw).date
+            except Exception:  # unreadable: analyse says so below
+                sent = None
+            arrived = sent if sent is not None and sent <= now else now
         a = analyse(
             raw,
             units,
-            received_at=when,
+            received_at=arrived,
             own_addresses=app.config.own_addresses,
             jurisdiction=app.roster.jurisdiction,
         )
@@ -357,9 +368,10 @@ def _command_name() -> str:
 
 
 def _register_commands() -> None:
-    from tracker.cli import mail, roster, service, staff, web
+    from tracker.cli import addresses, mail, roster, service, staff, web
 
     staff.register(main)
+    addresses.register(main)
     mail.register(main)
     service.register(main)
     web.register(main)

@@ -102,6 +102,7 @@ def show(ctx: click.Context, message_id: int) -> None:
         data = message_json(msg)
         data["raw"] = str(app.config.storage_dir / msg.raw_path) if msg.raw_path else None
         data["parse_error"] = msg.parse_error
+        data["marks"] = ["新发件地址"] if msg.new_sender else []
         data["files"] = [
             {
                 "name": a.filename,

@@ -237,6 +237,8 @@ def _report_entry(
             "received": received.strftime("%m-%d %H:%M"),
             "from": msg.from_addr,
             "from_name": msg.from_name,
+            "new_sender": bool(msg.new_sender),
+            "notes": [r for r in msg.reasons or [] if r.startswith(("新发件地址", "邮件头日期"))],
             "subject": msg.subject or "（无主题）",
             "on_time": on_time,
             "images": n_images,

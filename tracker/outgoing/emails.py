@@ -37,6 +37,7 @@ from tracker.roster import period_of
 PACKAGED = Path(__file__).parent.parent / "templates"
 EMAILS = (
     "receipt",
+    "sender_notice",
     "reminder_month_start",
     "reminder_before",
     "reminder_overdue",
@@ -192,6 +193,13 @@ def receipt_message(
     if in_reply_to:
         headers["In-Reply-To"] = in_reply_to
         headers["References"] = " ".join([*references, in_reply_to][-10:])
+    return build_message(config, to=[to], rendered=rendered, headers=headers)
+
+
+def sender_notice_message(config: Config, *, to: str, ctx: Mapping[str, Any]) -> EmailMessage:
+    """To a unit's known address: a mail in its name came from an address it never used."""
+    rendered = render("sender_notice", ctx, config.templates_dir)
+    headers = {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"}
     return build_message(config, to=[to], rendered=rendered, headers=headers)
 
 

@@ -5,23 +5,29 @@ it only queues (outbox key `receipt:<message row id>`), the outbox delivers.
 
 Never answered: messages not matched as reports, auto-replies, bounces, mailing lists
 and our own addresses (the matcher already marks those "ignored", the stored headers
-are checked again here), and a sender who already got `max_per_sender_per_day`
-receipts today (a loop breaker).
+are checked again here), mail that answers our own mail (its In-Reply-To or References
+name one of our Message-IDs), a sender who already got `max_per_sender_per_day` receipts
+today (counted per real mailbox: `unit+1@x.cn` and `unit+2@x.cn` are one), and anyone
+once `max_per_hour` receipts went out in the last hour (a forged From can point receipts
+at a third party: this bounds how much mail that makes). A receipt goes to one address
+and quotes no text the sender wrote (no subject), so it cannot carry a stranger's words.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from intake.addresses import base_address, valid_address
 from tracker.clock import Clock
 from tracker.config import Config
 from tracker.models import Attachment, Message, MessageUnit, Outbox, Slot, Submission, Unit
-from tracker.outgoing.emails import one_line, period_label, receipt_message
+from tracker.outgoing.emails import period_label, receipt_message
 from tracker.outgoing.outbox import enqueue
 from tracker.roster import Campaign, RosterError, load_roster
 
@@ -55,13 +61,24 @@ LIST_HEADERS = (
 )
 
 
+def is_our_message_id(value: str, config: Config) -> bool:
+    """Whether `value` (`<...>`) is a Message-ID we made (tracker.outgoing.emails makes
+    them with `make_msgid(idstring="ri", domain=<our sender's domain>)`)."""
+    domains = {a.rsplit("@", 1)[-1].lower() for a in (*config.own_addresses, config.smtp.sender)}
+    m = _OUR_MSGID.fullmatch(value.strip())
+    return m is not None and m.group(1).lower() in domains
+
+
+_OUR_MSGID = re.compile(r"<\d{1,30}\.\d{1,12}\.\d{1,30}\.ri@([A-Za-z0-9.-]{1,253})>")
+
+
 def why_no_receipt(msg: Message, config: Config) -> str | None:
     """Why this message must not be answered, or None when a receipt may go out."""
     if msg.kind != "report" or msg.decision != "matched":
         return f"not a matched report ({msg.kind}/{msg.decision})"
-    sender = (msg.from_addr or "").strip().lower()
-    if not sender or "@" not in sender:
-        return "no sender address"
+    sender = valid_address(msg.from_addr)
+    if sender is None:
+        return "no usable sender address"
     if sender in config.own_addresses or sender == config.smtp.sender.lower():
         return "our own address"
     if sender.split("@", 1)[0] in AUTO_LOCALPARTS:
@@ -77,6 +94,9 @@ def why_no_receipt(msg: Message, config: Config) -> str | None:
             return f"{name} header"
     if "return-path" in headers and headers["return-path"].strip() in ("", "<>"):
         return "null return path (bounce)"
+    answered = [headers.get("in-reply-to", ""), *headers.get("references", "").split()[-20:]]
+    if any(is_our_message_id(v, config) for v in answered if v):
+        return "answers our own mail"
     subject = (msg.subject or "").lower()
     if any(s in subject for s in AUTO_SUBJECTS):
         return "auto-reply subject"
@@ -84,6 +104,7 @@ def why_no_receipt(msg: Message, config: Config) -> str | None:
 
 
 def _receipts_today(session: Session, sender: str, now: datetime, config: Config) -> int:
+    """Receipts queued today for the mailbox behind `sender` (+tags folded)."""
     local = now.astimezone(config.timezone)
     start = datetime.combine(local.date(), time(0), tzinfo=config.timezone)
     rows = session.scalars(
@@ -93,7 +114,19 @@ def _receipts_today(session: Session, sender: str, now: datetime, config: Config
             Outbox.created_at < start + timedelta(days=1),
         )
     )
-    return sum(1 for recipients in rows if sender in recipients)
+    mailbox = base_address(sender)
+    return sum(1 for recipients in rows if mailbox in {base_address(r) for r in recipients})
+
+
+def _receipts_last_hour(session: Session, now: datetime) -> int:
+    return (
+        session.scalar(
+            select(func.count(Outbox.id)).where(
+                Outbox.kind == "receipt", Outbox.created_at > now - timedelta(hours=1)
+            )
+        )
+        or 0
+    )
 
 
 def receipt_context(
@@ -158,7 +191,6 @@ def receipt_context(
         "due": due or received_local.date(),
         "on_time": due is None or received_local.date() <= due,
         "received_label": received_local.strftime("%Y-%m-%d %H:%M"),
-        "original_subject": one_line(msg.subject or "", 150),
         "files": files,
         "links": links,
         "campaign_name": camp.name if camp else "政务公开主题日",
@@ -184,10 +216,18 @@ def queue_receipt(
     if reason is not None:
         log.debug("no receipt for message #%s: %s", msg.id, reason)
         return False
-    sender = msg.from_addr.strip().lower()
+    sender = valid_address(msg.from_addr) or ""
     now = clock.now()
     if _receipts_today(session, sender, now, config) >= config.receipts.max_per_sender_per_day:
         log.info("no receipt for message #%s: %s had enough receipts today", msg.id, sender)
+        return False
+    if _receipts_last_hour(session, now) >= config.receipts.max_per_hour:
+        log.warning(
+            "no receipt for message #%s: %d receipts in the last hour already ([receipts] "
+            "max_per_hour)",
+            msg.id,
+            config.receipts.max_per_hour,
+        )
         return False
     refs = tuple((msg.headers or {}).get("references", "").split())
     email = receipt_message(

@@ -11,8 +11,15 @@ to the previous working day for `before` stages (the unit still gets its full no
 to the next working day for the others (`month_start` does not go out on a holiday, an
 `overdue` one never goes out before its time). On a non-working day nothing is sent.
 
-Once per slot and stage: the outbox key `reminder:<slot_id>:<stage>` is unique, so a
-stage is never sent twice, across restarts.
+Once per slot and stage: each recipient gets a mail of its own (one address in `To:`,
+never a list of a unit's addresses) under the outbox key
+`reminder:<slot_id>:<stage>:<address>`, queued together in one transaction; a stage with
+any row already queued (or one of the older `reminder:<slot_id>:<stage>` rows) is done, so
+it is never sent twice, across restarts. Each mail is built on its own: an address that
+cannot be written into a header skips that one mail (logged, listed), not the job.
+
+Who: the unit's confirmed addresses, or its learnt ones while it has no confirmed address
+(tracker.addressbook): a fake liaison form does not add itself to the reminders.
 
 Catching up: on a given day only the latest stage whose day has come is due; earlier
 stages are skipped (superseded). A `month_start` or `before` stage is no longer useful
@@ -31,6 +38,7 @@ import chinese_calendar
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from tracker.addressbook import reminder_addresses
 from tracker.clock import Clock
 from tracker.config import Config, RemindersConfig
 from tracker.db import Database
@@ -43,7 +51,6 @@ from tracker.slots import period_start, slot_states
 log = logging.getLogger(__name__)
 
 OVERDUE_WINDOW = timedelta(days=14)
-ADDRESS_ORDER = {"roster": 0, "liaison": 1, "staff": 2, "report": 3}
 QUIET_STATES = ("received", "late", "excused")
 
 
@@ -68,7 +75,11 @@ class PlannedReminder:
 
     @property
     def key(self) -> str:
+        """The stage's key; each recipient's mail is `key_for(address)`."""
         return f"reminder:{self.slot_id}:{self.stage}"
+
+    def key_for(self, address: str) -> str:
+        return f"{self.key}:{address}"
 
     @property
     def has_address(self) -> bool:
@@ -81,6 +92,7 @@ class RemindReport:
     planned: list[PlannedReminder] = field(default_factory=list)
     queued: list[PlannedReminder] = field(default_factory=list)
     no_address: list[PlannedReminder] = field(default_factory=list)
+    skipped: list[tuple[PlannedReminder, str, str]] = field(default_factory=list)  # address, why
     holiday: bool = False
     delivery: DeliveryReport | None = None
 
@@ -173,12 +185,7 @@ def plan_reminders(
         if found is None:
             continue
         stage, day = found
-        addresses = sorted(
-            slot.unit.addresses, key=lambda a: (ADDRESS_ORDER.get(a.source, 9), a.id)
-        )
-        to = tuple(
-            dict.fromkeys(a.address.lower() for a in addresses if a.address.lower() not in own)
-        )
+        to = tuple(reminder_addresses(slot.unit.addresses, exclude=own))
         planned.append(
             PlannedReminder(
                 slot_id=slot.id,
@@ -194,9 +201,21 @@ def plan_reminders(
         )
     if not planned:
         return []
-    keys = {p.key for p in planned}
-    done = set(session.scalars(select(Outbox.key).where(Outbox.key.in_(keys))))
+    done = _stages_done(session, {p.slot_id for p in planned})
     return [p for p in planned if p.key not in done]
+
+
+def _stages_done(session: Session, slot_ids: set[int]) -> set[str]:
+    """The `reminder:<slot>:<stage>` keys with a mail queued (to any recipient)."""
+    keys = session.scalars(
+        select(Outbox.key).where(Outbox.kind == "reminder", Outbox.slot_id.in_(slot_ids))
+    )
+    out = set()
+    for key in keys:  # reminder:<slot>:month_start[:<addr>], reminder:<slot>:before:7[:<addr>]
+        parts = key.split(":")
+        if len(parts) >= 3 and parts[0] == "reminder":
+            out.add(":".join(parts[:3] if parts[2] == "month_start" else parts[:4]))
+    return out
 
 
 def reminder_context(
@@ -233,23 +252,35 @@ def queue_reminders(
         if not p.has_address:
             report.no_address.append(p)
             continue
-        msg = reminder_message(
-            config,
-            stage_kind=p.stage_kind,
-            to=p.to,
-            cc=p.cc,
-            ctx=reminder_context(config, roster, p, as_of),
-        )
-        if enqueue(
-            session,
-            key=p.key,
-            kind="reminder",
-            recipients=recipients_of(msg),
-            message=msg,
-            now=now,
-            slot_id=p.slot_id,
-        ):
+        ctx = reminder_context(config, roster, p, as_of)
+        queued = False
+        cc = p.cc
+        for address in p.to:
+            try:
+                msg = reminder_message(
+                    config, stage_kind=p.stage_kind, to=[address], cc=cc, ctx=ctx
+                )
+                recipients = recipients_of(msg)
+            except Exception as exc:  # one bad recipient skips its own mail, not the job
+                why = f"{type(exc).__name__}: {exc}"[:300]
+                log.warning("reminder %s to %r not built: %s", p.key, address[:80], why)
+                report.skipped.append((p, address, why))
+                continue
+            if enqueue(
+                session,
+                key=p.key_for(address),
+                kind="reminder",
+                recipients=recipients,
+                message=msg,
+                now=now,
+                slot_id=p.slot_id,
+            ):
+                queued = True
+                cc = ()  # staff get one copy of an overdue notice, not one per address
+        if queued:
             report.queued.append(p)
+        else:  # every address refused: as good as none
+            report.no_address.append(p)
     return report
 
 
