@@ -14,13 +14,14 @@ $(BIN)/report-intake: pyproject.toml
 ## setup: a virtualenv in .venv with the project and its test tools
 setup: $(BIN)/report-intake
 
-## system-deps: Dovecot and PostgreSQL from Debian's packages (the tests start both)
+## system-deps: Dovecot, PostgreSQL, Chromium and chromium-driver from Debian's packages
 system-deps:
 	@scripts/system-deps
 
-## demo: the real pipeline over a Maildir of sample reports, with SQLite (no server needed)
+## demo: the real pipeline over a Maildir of sample reports, with SQLite (no server needed),
+## then the staff board on http://127.0.0.1:8080/ with a demo login until Enter is pressed
 demo: setup
-	$(BIN)/report-intake demo
+	$(BIN)/report-intake demo --serve
 
 ## test: the whole suite against real Dovecot, aiosmtpd, SQLite and PostgreSQL
 test: setup system-deps

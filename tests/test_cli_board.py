@@ -132,3 +132,13 @@ def test_staff_actions_from_the_command_line_are_audited_and_undoable(workspace:
     assert code == 1 and "no such entry" in err
     code, out, _ = run(workspace, "history")
     assert "(undone by #" in out
+
+
+def test_demo_serve_without_a_terminal_says_how_and_ends(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["demo", "--dir", str(tmp_path / "demo"), "--serve"])
+    assert result.exit_code == 0, result.output
+    assert "Staff board: not served (no terminal to stop it from)" in result.stdout
+    assert "log in as demo / demo-board-2023" in result.stdout
+    config = tmp_path / "demo" / "demo.toml"
+    code, out, _ = run(config, "user", "list")
+    assert code == 0 and out.startswith("demo\tclerk\tenabled")

@@ -284,9 +284,20 @@ def register_all(group: click.Group, registrars: list[Callable[[click.Group], No
 @click.option(
     "--as-of", "as_of", type=AS_OF, help="Show the slots as of this date (default 2023-06-30)."
 )
-def demo(workdir: str, as_of: date | None) -> None:
+@click.option(
+    "--serve",
+    is_flag=True,
+    help="Then serve the staff board with a demo login until Enter (or Ctrl-C) is pressed.",
+)
+@click.option(
+    "--listen",
+    default="127.0.0.1:8080",
+    show_default=True,
+    help="Where --serve listens (another free port is taken when this one is busy).",
+)
+def demo(workdir: str, as_of: date | None, serve: bool, listen: str) -> None:
     """Build a throwaway workspace (SQLite + a Maildir of sample reports) and run the
-    real pipeline over it."""
+    real pipeline over it; with --serve, then show it on the staff board."""
     from tracker.demo import default_as_of, make_workspace, open_demo
     from tracker.models import Message
     from tracker.slots import slot_states
@@ -349,6 +360,11 @@ def demo(workdir: str, as_of: date | None) -> None:
         f"\nTry: {_command_name()} --config {ws.config} status --as-of 2023-05-20",
         markup=False,
     )
+    if serve:
+        from tracker.demo import serve_board
+
+        with clear_errors():
+            serve_board(app, ws, day, listen, console, _command_name())
     app.close()
 
 
