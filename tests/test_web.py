@@ -290,11 +290,19 @@ def test_unknown_ids_are_404(clerk: Client, path: str) -> None:
     assert "找不到页面" in r.data.decode()
 
 
-def test_export_streams_the_years_workbook(clerk: Client) -> None:
+def test_export_streams_the_years_workbook_and_evidence_zip(clerk: Client) -> None:
+    import io
+    import zipfile
+
     r = clerk.get("/export.xlsx?year=2023")
     assert r.status_code == 200
     assert r.data[:2] == b"PK"
     assert r.headers["Content-Disposition"].startswith("attachment")
+    r = clerk.get("/export.zip?year=2023")
+    assert r.status_code == 200 and r.headers["Content-Disposition"].startswith("attachment")
+    names = zipfile.ZipFile(io.BytesIO(r.data)).namelist()
+    assert any(n.endswith(".xlsx") for n in names) and any(n.endswith(".jpg") for n in names)
+    assert clerk.get("/export.xlsx?year=1999").status_code == 404
 
 
 # --- actions, undo, audit -------------------------------------------------------------------

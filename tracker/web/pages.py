@@ -3,6 +3,7 @@ the history of staff actions, and the export."""
 
 from __future__ import annotations
 
+import io
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -89,11 +90,17 @@ def install_filters(web: Flask) -> None:
             return {"review_total": data.review_count(s)}
 
 
+def _month(msg: Message) -> str:
+    return msg.received_at.astimezone(ri().config.timezone).strftime("%Y-%m")
+
+
 def unit_names() -> list[str]:
     return [u.name for u in ri().roster.units]
 
 
 def period_choices(*extra: str | None) -> list[str]:
+    """The months a report can be for: the campaign's, plus the mails' own guesses and
+    arrival months."""
     periods = set(ri().roster.periods())
     periods.update(p for p in extra if p)
     return sorted(periods)
@@ -133,7 +140,7 @@ def review() -> str:
             "review.html",
             items=items,
             unit_names=unit_names(),
-            periods=period_choices(*(m.period for m in msgs)),
+            periods=period_choices(*(m.period for m in msgs), *(_month(m) for m in msgs)),
         )
 
 
@@ -151,7 +158,7 @@ def message(message_id: int) -> str:
             files=data.files_of(msg),
             history=audit.history(s, message_id=msg.id),
             unit_names=unit_names(),
-            periods=period_choices(msg.period),
+            periods=period_choices(msg.period, _month(msg)),
             slots=[sub.slot for sub in msg.submissions],
         )
 
@@ -197,27 +204,70 @@ def export() -> str:
     return render_template("export.html", years=years)
 
 
+def _export_year() -> int:
+    years = sorted({int(p[:4]) for p in ri().roster.periods()}) or [clock().today().year]
+    year = request.args.get("year", type=int) or years[0]
+    if year not in years:
+        abort(404, description="没有这一年的报送安排。")
+    return year
+
+
 @bp.route("/export.xlsx")
 def export_file() -> Response:
+    """The year's workbook (tracker.export), as a download."""
     from tracker.export import export_year
 
     app = ri()
-    periods = app.roster.periods()
-    years = sorted({int(p[:4]) for p in periods}) or [clock().today().year]
-    year = request.args.get("year", type=int) or years[0]
-    if not 2000 <= year <= 2100:
-        abort(404)
+    year = _export_year()
+    name = app.roster.campaign.name or "报送情况"
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "export.xlsx"
         with session() as s:
-            export_year(s, year=year, as_of=clock().today(), tz=app.config.timezone, out=out)
+            export_year(
+                s,
+                year=year,
+                as_of=clock().today(),
+                tz=app.config.timezone,
+                out=out,
+                campaign_name=name,
+            )
         payload = out.read_bytes()
-    import io
-
-    resp = send_file(
+    return send_file(
         io.BytesIO(payload),
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         as_attachment=True,
-        download_name=f"{app.roster.campaign.name or '报送情况'}-{year}.xlsx",
+        download_name=f"{name}-{year}年报送情况.xlsx",
     )
-    return resp
+
+
+@bp.route("/export.zip")
+def export_zip() -> Response:
+    """The year's evidence (workbook, photos and write-ups by unit and month) as one zip,
+    built in a temporary file first (it can be large) and then sent."""
+    from tracker.evidence_files import write_year_zip
+
+    app = ri()
+    year = _export_year()
+    name = app.roster.campaign.name or "报送情况"
+    tmp = tempfile.TemporaryFile()  # noqa: SIM115  (send_file closes it after the response)
+    try:
+        with session() as s:
+            write_year_zip(
+                s,
+                app.store,
+                tmp,
+                year=year,
+                as_of=clock().today(),
+                tz=app.config.timezone,
+                campaign_name=name,
+            )
+        tmp.seek(0)
+    except BaseException:
+        tmp.close()
+        raise
+    return send_file(
+        tmp,
+        mimetype="application/zip",
+        as_attachment=True,
+        download_name=f"{name}-{year}年报送材料.zip",
+    )
