@@ -13,7 +13,7 @@ from tracker.clock import Clock
 from tracker.config import Config, load_config
 from tracker.db import Database, open_database, retrying
 from tracker.recording import OnRecorded, Recorder
-from tracker.roster import Roster, load_roster
+from tracker.roster import Roster, load_rosters
 from tracker.slots import sync_roster
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ class App:
 
     @cached_property
     def roster(self) -> Roster:
-        return load_roster(self.config.roster_file)
+        return load_rosters(self.config.roster_files or (self.config.roster_file,))
 
     @cached_property
     def db(self) -> Database:

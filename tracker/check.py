@@ -21,7 +21,7 @@ from tracker.app import make_source
 from tracker.config import Config, ConfigError, find_config_path, load_config
 from tracker.db import DatabaseError, current_revision, head_revision, open_database, safe_url
 from tracker.outgoing.mailer import SmtpMailer, TransportError
-from tracker.roster import RosterError, load_roster
+from tracker.roster import RosterError, load_rosters
 
 
 @dataclass(frozen=True)
@@ -68,12 +68,14 @@ def check_all(config_path: str | os.PathLike[str] | None) -> Iterator[Step]:
 
 def check_roster(config: Config) -> Step:
     try:
-        roster = load_roster(config.roster_file)
+        roster = load_rosters(config.roster_files or (config.roster_file,))
     except RosterError as exc:
         return Step("roster", False, str(exc))
     periods = roster.periods()
     span = f", months {periods[0]} to {periods[-1]}" if periods else ""
-    return Step("roster", True, f"{len(roster.units)} units{span} ({config.roster_file})")
+    files = ", ".join(str(f) for f in (config.roster_files or (config.roster_file,)))
+    several = f", {len(roster.parts)} campaigns" if len(roster.parts) > 1 else ""
+    return Step("roster", True, f"{len(roster.units)} units{span}{several} ({files})")
 
 
 def check_database(config: Config) -> Step:

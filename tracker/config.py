@@ -144,7 +144,7 @@ class Config:
     smtp: SmtpConfig
     database_url: str
     storage_dir: Path
-    roster_file: Path
+    roster_file: Path  # the first of roster_files
     templates_dir: Path | None
     schedule: ScheduleConfig
     reminders: RemindersConfig
@@ -154,6 +154,7 @@ class Config:
     log_level: str = "INFO"
     web: WebConfig = field(default_factory=WebConfig)
     matching: MatchingConfig = MatchingConfig()
+    roster_files: tuple[Path, ...] = ()  # one per campaign ([roster] files, or file)
 
 
 # --- reading helpers -------------------------------------------------------------------
@@ -303,7 +304,7 @@ _TABLES: dict[str, set[str]] = {
     },
     "database": {"url"},
     "storage": {"dir"},
-    "roster": {"file"},
+    "roster": {"file", "files"},
     "templates": {"dir"},
     "schedule": {
         "poll_interval", "reminders_at", "digest_weekday", "digest_at", "outbox_interval",
@@ -371,8 +372,23 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
 
     roster_t = table("roster")
     roster_file = roster_t.path("file", base, None)
+    roster_files: tuple[Path, ...] = ()
+    if "files" in roster_t.data:
+        if roster_file is not None:
+            raise ConfigError("[roster]: give file or files, not both")
+        listed = roster_t.get("files", list, [])
+        if not listed or not all(isinstance(f, str) and f.strip() for f in listed):
+            raise ConfigError(
+                f"{roster_t.where('files')}: must list roster files (one per campaign)"
+            )
+        roster_files = tuple(
+            p if (p := Path(os.path.expanduser(f.strip()))).is_absolute() else base / p
+            for f in listed
+        )
+        roster_file = roster_files[0]
     if roster_file is None:
         raise ConfigError("[roster] file: missing (the roster of units, a TOML file)")
+    roster_files = roster_files or (roster_file,)
 
     db = table("database")
     url = db.string("url", "")
@@ -447,6 +463,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         database_url=url,
         storage_dir=storage_dir,
         roster_file=roster_file,
+        roster_files=roster_files,
         templates_dir=table("templates").path("dir", base, None),
         schedule=schedule,
         reminders=reminders,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import shutil
 import zipfile
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path, PurePosixPath
@@ -95,10 +96,13 @@ def build_bundle(
     as_of: date,
     tz: ZoneInfo,
     campaign_name: str = "",
+    campaigns: Collection[str] | None = None,
 ) -> Bundle:
     """The workbook (with folder links) and the list of files; reads the database once
     per kind of row, never per slot."""
-    record: YearRecord = collect(s, year=year, as_of=as_of, tz=tz, campaign_name=campaign_name)
+    record: YearRecord = collect(
+        s, year=year, as_of=as_of, tz=tz, campaign_name=campaign_name, campaigns=campaigns
+    )
     rows = [r for r in record.rows if r.message_ids]
     ids = sorted({m for r in rows for m in r.message_ids})
     atts: dict[int, list[Attachment]] = {}

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -175,10 +175,21 @@ def _local(dt: datetime, tz: ZoneInfo) -> datetime:
 
 
 def collect(
-    s: Session, *, year: int, as_of: date, tz: ZoneInfo, campaign_name: str = ""
+    s: Session,
+    *,
+    year: int,
+    as_of: date,
+    tz: ZoneInfo,
+    campaign_name: str = "",
+    campaigns: Collection[str] | None = None,
 ) -> YearRecord:
-    """Everything the workbook shows for `year`, in a fixed number of queries."""
-    statuses = [r for r in slot_states(s, as_of=as_of, tz=tz) if r.period[:4] == f"{year:04d}"]
+    """Everything the workbook shows for `year` (of `campaigns`, default all), in a fixed
+    number of queries."""
+    statuses = [
+        r
+        for r in slot_states(s, as_of=as_of, tz=tz, campaigns=campaigns)
+        if r.period[:4] == f"{year:04d}"
+    ]
     held_by = slot_completeness(s, statuses)
     central: dict[str, bool] = {n: c for n, c in s.execute(select(Unit.name, Unit.central))}
     scheduled: dict[int, bool] = {i: sc for i, sc in s.execute(select(Slot.id, Slot.scheduled))}
@@ -535,9 +546,12 @@ def export_year(
     out: Path,
     campaign_name: str = "",
     folders: Mapping[int, str] | None = None,
+    campaigns: Collection[str] | None = None,
 ) -> int:
     """Write the year's record to `out` (.xlsx, or .csv by extension); returns its rows."""
-    record = collect(s, year=year, as_of=as_of, tz=tz, campaign_name=campaign_name)
+    record = collect(
+        s, year=year, as_of=as_of, tz=tz, campaign_name=campaign_name, campaigns=campaigns
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".csv":
         write_csv(record, out)

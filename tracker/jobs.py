@@ -180,9 +180,11 @@ class Jobs:
         from tracker.outgoing.digest import send_digest
 
         overdue = max(config.reminders.overdue_after, default=0)
-        if not self.app.roster.active(self.clock.today(), overdue):
+        active = self.app.roster.active(self.clock.today(), overdue)
+        if not active:
             return False  # no campaign running: no digest
-        report = send_digest(self.app.db, config, self.app.roster, self.clock)
+        roster = self.app.roster.only(p.campaign.key for p in active)
+        report = send_digest(self.app.db, config, roster, self.clock)
         return bool(report.queued)
 
 

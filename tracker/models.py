@@ -101,10 +101,10 @@ class UnitAddress(Base):
 
 
 class Slot(Base):
-    """One unit owing one report for one period."""
+    """One unit owing one report for one period of one campaign (campaign x unit x period)."""
 
     __tablename__ = "slot"
-    __table_args__ = (UniqueConstraint("unit_id", "period"),)
+    __table_args__ = (UniqueConstraint("campaign", "unit_id", "period"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id", ondelete="CASCADE"), index=True)
     period: Mapped[str] = mapped_column(String(7), index=True)
@@ -114,6 +114,9 @@ class Slot(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     # staff moved the event from this roster month (the roster sync leaves it moved)
     moved_from: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    # The roster campaign's name ("" for a slot recorded before campaigns; the roster sync
+    # adopts it into the campaign that schedules its unit and period).
+    campaign: Mapped[str] = mapped_column(String(200), default="", server_default="", index=True)
 
     unit: Mapped[Unit] = relationship(back_populates="slots")
     submissions: Mapped[list[Submission]] = relationship(back_populates="slot")

@@ -38,14 +38,13 @@ from tracker.models import (
     Liaison,
     Message,
     MessageUnit,
-    Slot,
     Submission,
     Unit,
     UnitAddress,
 )
 from tracker.roster import Roster
 from tracker.senders import check_new_sender
-from tracker.slots import due_date
+from tracker.slots import campaign_for, slot_for
 
 log = logging.getLogger(__name__)
 
@@ -559,8 +558,17 @@ def apply_match(
         s.expire(msg, ["units", "submissions"])
         return
     if result.kind == "report" and result.period:
-        for unit in units:
-            slot = _slot_for(s, unit, result.period, roster)
+        text = msg.subject + "\n" + (parsed.text if parsed is not None else "")
+        chosen = [campaign_for(roster, u.name, result.period, text) for u in units]
+        problems = [why for key, why in chosen if key is None]
+        if problems:  # no campaign, or several, fit: staff decide
+            msg.decision, msg.confidence = "review", min(msg.confidence, 0.3)
+            msg.reasons = list(dict.fromkeys([*msg.reasons, *problems]))
+            s.flush()
+            s.expire(msg, ["units", "submissions"])
+            return
+        for unit, (key, _) in zip(units, chosen, strict=True):
+            slot = slot_for(s, unit, result.period, roster, key or "")
             s.add(Submission(message_id=msg.id, slot_id=slot.id, created_at=now))
         if len(units) == 1 and msg.from_addr:
             learn(s, units[0], msg.from_addr, "report", now, message_id=msg.id)
@@ -575,31 +583,6 @@ def apply_match(
             learn(s, unit, email, "liaison", now, message_id=msg.id)
     s.flush()
     s.expire(msg, ["units", "submissions"])
-
-
-def _slot_for(s: Session, unit: Unit, period: str, roster: Roster) -> Slot:
-    """The slot a report counts for: the period's own, else the unit's scheduled slot that
-    year (an event moved to another month), else a new unscheduled slot."""
-    slot = s.scalar(select(Slot).where(Slot.unit_id == unit.id, Slot.period == period))
-    if slot is not None:
-        return slot
-    year = period[:4]
-    same_year = [
-        x
-        for x in s.scalars(select(Slot).where(Slot.unit_id == unit.id, Slot.scheduled.is_(True)))
-        if x.period.startswith(year)
-    ]
-    if len(same_year) == 1:
-        return same_year[0]
-    slot = Slot(
-        unit_id=unit.id,
-        period=period,
-        due=due_date(period, roster.campaign.deadline_day),
-        scheduled=False,
-    )
-    s.add(slot)
-    s.flush()
-    return slot
 
 
 def _kept_headers(parsed: ParsedMail | None) -> dict[str, str]:

@@ -123,6 +123,32 @@ class Roster:
         """The campaigns active on `day` (see `CampaignRoster.active_on`)."""
         return [p for p in self.parts if p.active_on(day, overdue_days)]
 
+    def only(self, keys: Iterable[str] | None) -> Roster:
+        """The roster of these campaigns alone (None: all of them), for commands that cover
+        some campaigns: its `campaigns` then names which slots belong to it."""
+        if keys is None:
+            return self
+        wanted = set(keys)
+        parts = tuple(p for p in self.parts if p.campaign.key in wanted)
+        if not parts:
+            return self
+        names = {u.name for p in parts for u in p.units}
+        units = tuple(
+            replace(
+                u,
+                months=tuple(
+                    sorted({m for p in parts if (pu := p.unit(u.name)) for m in pu.months})
+                ),
+            )
+            for u in self.units
+            if u.name in names
+        )
+        return Roster(parts[-1].campaign, units, parts)
+
+    def campaign_keys(self) -> list[str] | None:
+        """The campaigns whose slots this roster covers, or None for all (one roster file)."""
+        return [p.campaign.key for p in self.campaigns] if self.campaigns else None
+
     def owing(self, unit: str, period: str) -> list[CampaignRoster]:
         """The campaigns in which `unit` owes a report for `period`."""
         return [p for p in self.parts if (u := p.unit(unit)) is not None and period in u.months]

@@ -7,7 +7,7 @@ missing (due date passed, nothing in), excused (staff said so).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
@@ -39,6 +39,7 @@ class SlotStatus:
     submissions: tuple[SubmissionInfo, ...]
     excused: bool = False
     note: str = ""
+    campaign: str = ""
 
 
 def due_date(period: str, deadline_day: int) -> date:
@@ -60,9 +61,10 @@ def sync_roster(session: Session, roster: Roster, now: datetime | None = None) -
     now = now or datetime.now(UTC)
     units = {u.name: u for u in session.scalars(select(Unit).options(selectinload(Unit.addresses)))}
     all_slots = list(session.scalars(select(Slot)))
-    slots = {(s.unit_id, s.period): s for s in all_slots}
+    _adopt_legacy_slots(roster, units, all_slots)
+    slots = {(s.campaign, s.unit_id, s.period): s for s in all_slots}
     # a slot staff moved to another month (tracker.staff.reschedule) stands for its roster month
-    moved = {(s.unit_id, s.moved_from) for s in all_slots if s.moved_from}
+    moved = {(s.campaign, s.unit_id, s.moved_from) for s in all_slots if s.moved_from}
     for ru in roster.units:
         unit = units.get(ru.name)
         if unit is None:
@@ -82,20 +84,104 @@ def sync_roster(session: Session, roster: Roster, now: datetime | None = None) -
                 session.add(
                     UnitAddress(unit_id=unit.id, address=address, source="roster", created_at=now)
                 )
-        for period in ru.months:
-            if (unit.id, period) in moved:
-                continue
-            due = roster.due(ru, period)
-            slot = slots.get((unit.id, period))
-            if slot is None:
-                session.add(Slot(unit_id=unit.id, period=period, due=due, scheduled=True))
-            elif not slot.moved_from:
-                slot.due, slot.scheduled = due, True
+        for part in roster.parts:
+            pu = part.unit(ru.name)
+            key = part.campaign.key
+            for period in pu.months if pu is not None else ():
+                if (key, unit.id, period) in moved:
+                    continue
+                due = part.due(pu, period)  # type: ignore[arg-type]
+                slot = slots.get((key, unit.id, period))
+                if slot is None:
+                    slot = Slot(
+                        unit_id=unit.id, period=period, due=due, scheduled=True, campaign=key
+                    )
+                    session.add(slot)
+                    slots[key, unit.id, period] = slot
+                elif not slot.moved_from:
+                    slot.due, slot.scheduled = due, True
     names = {ru.name for ru in roster.units}
     for name, unit in units.items():
         if name not in names:
             unit.active = False
     session.flush()
+
+
+def _adopt_legacy_slots(roster: Roster, units: dict[str, Unit], slots: Sequence[Slot]) -> None:
+    """Slots recorded before campaigns (campaign "") join the campaign that schedules their
+    unit and period (or, for an unscheduled or moved slot, the one whose months cover its
+    year); a slot no campaign claims keeps "" and stays as it was."""
+    names = {u.id: name for name, u in units.items()}
+    taken = {(s.campaign, s.unit_id, s.period) for s in slots if s.campaign}
+    for slot in slots:
+        if slot.campaign or slot.unit_id not in names:
+            continue
+        name = names[slot.unit_id]
+        owing = roster.owing(name, slot.moved_from or slot.period)
+        if not owing:
+            owing = [p for p in roster.parts if slot.period[:4] in {m[:4] for m in p.periods()}]
+        if len(owing) != 1 and len(roster.parts) > 1:
+            continue
+        key = (owing[0] if owing else roster.parts[0]).campaign.key
+        if (key, slot.unit_id, slot.period) in taken:
+            continue
+        slot.campaign = key
+        taken.add((key, slot.unit_id, slot.period))
+
+
+def campaign_for(roster: Roster, unit: str, period: str, text: str = "") -> tuple[str | None, str]:
+    """The campaign a report of `unit` for `period` counts in, and a reason when none:
+    the campaign that schedules it, else the one whose months cover the period's year; of
+    several, the one whose keywords `text` (subject, body) names. One campaign: always it."""
+    parts = roster.parts
+    if len(parts) == 1:
+        return parts[0].campaign.key, ""
+    found = roster.owing(unit, period)
+    if not found:
+        found = [
+            p
+            for p in parts
+            if p.unit(unit) is not None and period[:4] in {m[:4] for m in p.periods()}
+        ]
+    if len(found) > 1:
+        named = [p for p in found if any(k and k in text for k in p.campaign.keywords)]
+        if len(named) == 1:
+            return named[0].campaign.key, ""
+        names = "、".join(p.campaign.name for p in found)
+        return None, f"{unit}{period}同时属于几项活动（{names}），无法确定报的是哪一项，请人工确认"
+    if not found:
+        names = "、".join(p.campaign.name for p in parts)
+        return None, f"{unit}{period}不属于任何一项活动（{names}），请人工确认"
+    return found[0].campaign.key, ""
+
+
+def slot_for(s: Session, unit: Unit, period: str, roster: Roster, campaign: str) -> Slot:
+    """The slot of `campaign` a report counts for: the period's own, else the unit's one
+    scheduled slot that year (an event moved to another month), else a new unscheduled
+    slot due on the campaign's day."""
+    in_campaign = select(Slot).where(Slot.unit_id == unit.id, Slot.campaign == campaign)
+    slot = s.scalar(in_campaign.where(Slot.period == period))
+    if slot is not None:
+        return slot
+    same_year = [
+        x
+        for x in s.scalars(in_campaign.where(Slot.scheduled.is_(True)))
+        if x.period.startswith(period[:4])
+    ]
+    if len(same_year) == 1:
+        return same_year[0]
+    part = roster.part(campaign)
+    day = (part.campaign if part is not None else roster.campaign).deadline_day
+    slot = Slot(
+        unit_id=unit.id,
+        period=period,
+        due=due_date(period, day),
+        scheduled=False,
+        campaign=campaign,
+    )
+    s.add(slot)
+    s.flush()
+    return slot
 
 
 def state_of(slot: Slot, subs: Sequence[SubmissionInfo], as_of: date) -> str:
@@ -117,6 +203,7 @@ def slot_states(
     tz: ZoneInfo,
     period: str | None = None,
     unit: str | None = None,
+    campaigns: Collection[str] | None = None,
 ) -> list[SlotStatus]:
     """Every slot (optionally of one period or unit) with its state on `as_of`.
 
@@ -134,6 +221,8 @@ def slot_states(
         q = q.where(Slot.period == period)
     if unit:
         q = q.where(Unit.name == unit)
+    if campaigns is not None:
+        q = q.where(Slot.campaign.in_(list(campaigns)))
     q = q.order_by(Slot.period, Slot.due, Unit.kind.desc(), Unit.id)
     out = []
     for slot in session.scalars(q):
@@ -158,6 +247,27 @@ def slot_states(
                 submissions=tuple(subs),
                 excused=slot.excused,
                 note=slot.note,
+                campaign=slot.campaign,
             )
         )
     return out
+
+
+def chosen_campaigns(
+    roster: Roster, as_of: date, campaign: str | None = None, overdue_days: int = 0
+) -> list[str] | None:
+    """The campaigns a command covers on `as_of`: the one named by `--campaign`, else those
+    active on the date, else (between campaigns) the latest begun. None: no filter (a
+    one-campaign roster, where older slots may still carry "" )."""
+    if campaign:
+        if roster.part(campaign) is None:
+            names = "、".join(p.campaign.name for p in roster.parts)
+            raise ValueError(f"campaign {campaign!r}: not in the roster (campaigns: {names})")
+        return [campaign]
+    if len(roster.parts) == 1:
+        return None
+    active = roster.active(as_of, overdue_days)
+    if not active:
+        begun = [p for p in roster.parts if (d := p.first_day()) is not None and d <= as_of]
+        active = begun[-1:] or list(roster.parts[:1])
+    return [p.campaign.key for p in active]

@@ -299,7 +299,13 @@ def _restore_address(s: Session, change: dict[str, Any] | None) -> None:
 
 
 def _slot(s: Session, unit: Unit, period: str) -> Slot:
-    slot = s.scalar(select(Slot).where(Slot.unit_id == unit.id, Slot.period == period))
+    # a unit owing the same month in two campaigns: the newer campaign's slot
+    slot = s.scalar(
+        select(Slot)
+        .where(Slot.unit_id == unit.id, Slot.period == period)
+        .order_by(Slot.id.desc())
+        .limit(1)
+    )
     if slot is None:
         raise StaffError(
             f"{unit.name} owes no report for {period}", f"{unit.name} 在 {period} 没有应报记录"
@@ -376,7 +382,11 @@ def reschedule(
     slot = _slot(s, u, period)
     if to_period == period:
         raise StaffError(f"{u.name}: already in {period}", f"{u.name} 已在 {period}")
-    taken = s.scalar(select(Slot).where(Slot.unit_id == u.id, Slot.period == to_period))
+    taken = s.scalar(
+        select(Slot).where(
+            Slot.unit_id == u.id, Slot.period == to_period, Slot.campaign == slot.campaign
+        )
+    )
     if taken is not None:
         raise StaffError(
             f"{u.name} already has a slot for {to_period}",

@@ -53,9 +53,11 @@ def _need_smtp(app: App) -> None:
 @click.command()
 @click.option("--as-of", "as_of", type=AS_OF, help="Plan for this date (default: today).")
 @click.option("--dry-run", is_flag=True, help="Print what would be sent; send and record nothing.")
+@click.option("--campaign", help="Only this campaign (default: those active on the date).")
 @click.pass_context
-def remind(ctx: click.Context, as_of: date | None, dry_run: bool) -> None:
+def remind(ctx: click.Context, as_of: date | None, dry_run: bool, campaign: str | None) -> None:
     """Send today's reminders to the units whose report is missing."""
+    from tracker.cli.main import campaigns_option
     from tracker.outgoing.reminders import send_reminders
 
     app = open_app(ctx)
@@ -63,7 +65,10 @@ def remind(ctx: click.Context, as_of: date | None, dry_run: bool) -> None:
         _need_smtp(app)
     clock = app.clock()
     day = as_of or clock.today()
-    report = send_reminders(app.db, app.roster, app.config, clock, dry_run, as_of=day)
+    keys = campaigns_option(app, day, campaign) if campaign else None
+    report = send_reminders(
+        app.db, app.roster, app.config, clock, dry_run, as_of=day, campaigns=keys
+    )
     if not app.config.reminders.enabled:
         _out("reminders are switched off ([reminders] enabled = false)")
         return
@@ -95,6 +100,7 @@ def remind(ctx: click.Context, as_of: date | None, dry_run: bool) -> None:
     help="Also write the HTML (images embedded) to this file.",
 )
 @click.option("--to", "to", multiple=True, help="Send to this address instead (repeatable).")
+@click.option("--campaign", help="Only this campaign (default: those active on the date).")
 @click.pass_context
 def digest(
     ctx: click.Context,
@@ -102,6 +108,7 @@ def digest(
     dry_run: bool,
     out_file: Path | None,
     to: tuple[str, ...],
+    campaign: str | None,
 ) -> None:
     """Build the weekly digest for staff and send it (once a week per recipient list)."""
     from tracker.outgoing.digest import send_digest
@@ -116,10 +123,13 @@ def digest(
     if not dry_run:
         _need_smtp(app)
     clock = app.clock()
+    from tracker.cli.main import campaigns_option
+
+    roster = app.roster.only(campaigns_option(app, as_of or clock.today(), campaign))
     report = send_digest(
         app.db,
         config,
-        app.roster,
+        roster,
         clock,
         as_of=as_of or clock.today(),
         dry_run=dry_run,

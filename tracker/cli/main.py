@@ -142,22 +142,34 @@ def messages(ctx: click.Context, as_json: bool, decision: str | None) -> None:
 @click.option("--period", type=PERIOD, help="Only this period (YYYY-MM).")
 @click.option("--as-of", "as_of", type=AS_OF, help="Answer for this date (default: today).")
 @click.option("--json", "as_json", is_flag=True, help="A JSON list of slots.")
+@click.option(
+    "--campaign",
+    help="Only this campaign (its name); default: the campaigns active on the date.",
+)
 @click.pass_context
-def status(ctx: click.Context, period: str | None, as_of: date | None, as_json: bool) -> None:
+def status(
+    ctx: click.Context,
+    period: str | None,
+    as_of: date | None,
+    as_json: bool,
+    campaign: str | None,
+) -> None:
     """One row per slot: unit, period, due date, state and the messages counted."""
     from tracker.evidence import slot_completeness
     from tracker.slots import slot_states
 
     app = open_app(ctx)
     day = as_of or app.clock().today()
+    keys = campaigns_option(app, day, campaign)
     with app.db.session() as s:
-        rows = slot_states(s, as_of=day, tz=app.config.timezone, period=period)
+        rows = slot_states(s, as_of=day, tz=app.config.timezone, period=period, campaigns=keys)
         held = slot_completeness(s, rows) if as_json else {}
     if as_json:
         click.echo(
             json.dumps(
                 [
                     {
+                        "campaign": r.campaign,
                         "unit": r.unit,
                         "period": r.period,
                         "due": r.due.isoformat(),
@@ -176,6 +188,18 @@ def status(ctx: click.Context, period: str | None, as_of: date | None, as_json: 
         )
         return
     print_status_table(rows, day)
+
+
+def campaigns_option(app: Any, day: date, campaign: str | None) -> list[str] | None:
+    """`--campaign` checked against the roster, else the campaigns active on `day`."""
+    from tracker.slots import chosen_campaigns
+
+    try:
+        return chosen_campaigns(
+            app.roster, day, campaign, max(app.config.reminders.overdue_after, default=0)
+        )
+    except ValueError as exc:
+        fail(str(exc))
 
 
 def print_status_table(rows: list[Any], day: date, console: Console | None = None) -> None:

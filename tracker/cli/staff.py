@@ -342,6 +342,7 @@ def rematch_cmd(ctx: click.Context, ids: tuple[int, ...], all_: bool) -> None:
 @click.option(
     "--zip", "zip_file", type=click.Path(dir_okay=False), help="The same evidence as one .zip."
 )
+@click.option("--campaign", help="Only this campaign's slots (its name; default: all).")
 @click.pass_context
 def export_cmd(
     ctx: click.Context,
@@ -350,6 +351,7 @@ def export_cmd(
     out: str | None,
     files_dir: str | None,
     zip_file: str | None,
+    campaign: str | None,
 ) -> None:
     """Export the year's record for the assessment: the workbook (slots, messages, summary)
     and the evidence (photos and write-ups by unit and month)."""
@@ -363,19 +365,41 @@ def export_cmd(
         fail("--out: the file name must end in .xlsx or .csv")
     if zip_file and not zip_file.lower().endswith(".zip"):
         fail("--zip: the file name must end in .zip")
-    periods = app.roster.periods()
-    year = year or (int(periods[0][:4]) if periods else app.clock().today().year)
+    from tracker.cli.main import campaigns_option
+
     day = as_of or app.clock().today()
-    tz, name = app.config.timezone, app.roster.campaign.name
+    keys = campaigns_option(app, day, campaign) if campaign else None
+    roster = app.roster.only(keys)
+    periods = roster.periods()
+    year = year or (int(periods[0][:4]) if periods else app.clock().today().year)
+    # the workbook's title: the campaign of that year (the newest file's when several)
+    of_year = [p for p in roster.parts if any(m[:4] == f"{year:04d}" for m in p.periods())]
+    tz, name = app.config.timezone, (of_year[-1].campaign if of_year else roster.campaign).name
     console = Console()
     try:
         if out:
             with app.db.session() as s:
-                n = export_year(s, year=year, as_of=day, tz=tz, out=Path(out), campaign_name=name)
+                n = export_year(
+                    s,
+                    year=year,
+                    as_of=day,
+                    tz=tz,
+                    out=Path(out),
+                    campaign_name=name,
+                    campaigns=keys,
+                )
             console.print(f"Wrote {n} slots of {year} to {out}", markup=False)
         if files_dir or zip_file:
             with app.db.session() as s:
-                bundle = build_bundle(s, app.store, year=year, as_of=day, tz=tz, campaign_name=name)
+                bundle = build_bundle(
+                    s,
+                    app.store,
+                    year=year,
+                    as_of=day,
+                    tz=tz,
+                    campaign_name=name,
+                    campaigns=keys,
+                )
             if files_dir:
                 n = write_folders(bundle, Path(files_dir))
                 console.print(

@@ -271,7 +271,7 @@ def digest_context(
     real_now = datetime.now(tz)
     moment = real_now if real_now.date() == as_of else datetime.combine(as_of, time(12), tz)
     period = f"{as_of.year:04d}-{as_of.month:02d}"
-    statuses = slot_states(session, as_of=as_of, tz=tz)
+    statuses = slot_states(session, as_of=as_of, tz=tz, campaigns=roster.campaign_keys())
     roster_names = {u.name for u in roster.units}
     statuses = [s for s in statuses if s.unit in roster_names]
     due_by_slot = {s.slot_id: s.due for s in statuses}

@@ -29,7 +29,7 @@ from tracker.config import Config
 from tracker.models import Attachment, Message, MessageUnit, Outbox, Slot, Submission, Unit
 from tracker.outgoing.emails import period_label, receipt_message
 from tracker.outgoing.outbox import enqueue
-from tracker.roster import Campaign, RosterError, load_roster
+from tracker.roster import Campaign, RosterError, load_rosters
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,9 @@ def receipt_context(
     camp = campaign
     if camp is None:
         try:
-            camp = load_roster(config.roster_file).campaign
+            roster = load_rosters(config.roster_files or (config.roster_file,))
+            part = roster.part(slots[0].campaign) if slots else None
+            camp = part.campaign if part is not None else roster.campaign
         except RosterError:  # the receipt must not fail a recording over the roster file
             camp = None
     files = [

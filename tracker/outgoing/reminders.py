@@ -31,6 +31,7 @@ or excused get nothing; units with no known address are listed for staff instead
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -72,6 +73,7 @@ class PlannedReminder:
     day: date  # the (working) day the stage falls on
     to: tuple[str, ...]
     cc: tuple[str, ...]
+    campaign: str = ""
 
     @property
     def key(self) -> str:
@@ -154,7 +156,11 @@ def current_stage(
 
 
 def plan_reminders(
-    session: Session, roster: Roster, config: Config, as_of: date
+    session: Session,
+    roster: Roster,
+    config: Config,
+    as_of: date,
+    campaigns: Collection[str] | None = None,
 ) -> list[PlannedReminder]:
     """The reminders due on `as_of` and not sent yet (with no address: `to` is empty)."""
     rc = config.reminders
@@ -163,8 +169,11 @@ def plan_reminders(
     stage_list = stages(rc)
     if not stage_list:
         return []
-    if not roster.active(as_of, max(rc.overdue_after, default=0)):
+    active = roster.active(as_of, max(rc.overdue_after, default=0))
+    if not active:
         return []  # every campaign has ended (or not begun): nothing to chase
+    keys = set(campaigns) if campaigns is not None else {p.campaign.key for p in active}
+    several = len(roster.parts) > 1
     roster_names = {u.name for u in roster.units}
     states = {st.slot_id: st for st in slot_states(session, as_of=as_of, tz=config.timezone)}
     slots = session.scalars(
@@ -181,6 +190,8 @@ def plan_reminders(
         st = states.get(slot.id)
         if st is None or st.state in QUIET_STATES or slot.unit.name not in roster_names:
             continue
+        if (several or campaigns is not None) and slot.campaign not in keys:
+            continue  # a campaign not active on the date (or not the one asked for)
         found = current_stage(stage_list, slot.period, slot.due, as_of, rc.working_days_only)
         if found is None:
             continue
@@ -197,6 +208,7 @@ def plan_reminders(
                 day=day,
                 to=to,
                 cc=tuple(a for a in cc if a not in to) if stage.kind == "overdue" else (),
+                campaign=slot.campaign,
             )
         )
     if not planned:
@@ -221,7 +233,8 @@ def _stages_done(session: Session, slot_ids: set[int]) -> set[str]:
 def reminder_context(
     config: Config, roster: Roster, p: PlannedReminder, as_of: date
 ) -> dict[str, object]:
-    camp = roster.campaign
+    part = roster.part(p.campaign) if p.campaign else None
+    camp = part.campaign if part is not None else roster.campaign
     ctx = base_context(config, camp)
     ctx.update(
         unit=p.unit,
@@ -239,7 +252,12 @@ def reminder_context(
 
 
 def queue_reminders(
-    session: Session, roster: Roster, config: Config, clock: Clock, as_of: date
+    session: Session,
+    roster: Roster,
+    config: Config,
+    clock: Clock,
+    as_of: date,
+    campaigns: Collection[str] | None = None,
 ) -> RemindReport:
     """Plan and enqueue today's reminders in `session` (no delivery)."""
     report = RemindReport(as_of)
@@ -247,7 +265,7 @@ def queue_reminders(
         report.holiday = True
         return report
     now = clock.now()
-    for p in plan_reminders(session, roster, config, as_of):
+    for p in plan_reminders(session, roster, config, as_of, campaigns):
         report.planned.append(p)
         if not p.has_address:
             report.no_address.append(p)
@@ -293,6 +311,7 @@ def send_reminders(
     *,
     as_of: date | None = None,
     mailer: Mailer | None = None,
+    campaigns: Collection[str] | None = None,
 ) -> RemindReport:
     """Queue the reminders due on `as_of` (default: today) and deliver the outbox.
 
@@ -305,13 +324,13 @@ def send_reminders(
             if config.reminders.working_days_only and not is_working_day(day):
                 report.holiday = True
                 return report
-            for p in plan_reminders(s, roster, config, day):
+            for p in plan_reminders(s, roster, config, day, campaigns):
                 report.planned.append(p)
                 (report.queued if p.has_address else report.no_address).append(p)
             s.rollback()
         return report
     with db.session() as s:
-        report = queue_reminders(s, roster, config, clock, day)
+        report = queue_reminders(s, roster, config, clock, day, campaigns)
     log.info(
         "reminders %s: %d queued, %d without address",
         day,
