@@ -246,7 +246,7 @@ def test_the_2023_record_exports_unchanged_when_2024_arrives(tmp_path: Path) -> 
     assert _cells(only) == _cells(before)
 
 
-OLD_HEAD = "0004_activity_date"
+OLD_HEAD = "0005_address_trust"
 
 
 def test_an_existing_2023_database_keeps_its_data(database_url: str, tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """slots belong to a campaign: slot.campaign, unique campaign x unit x period
 
-Revision ID: 0005_slot_campaign
-Revises: 0004_activity_date
+Revision ID: 0006_slot_campaign
+Revises: 0005_address_trust
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_slot_campaign"
-down_revision = "0004_activity_date"
+revision = "0006_slot_campaign"
+down_revision = "0005_address_trust"
 branch_labels = None
 depends_on = None
 
