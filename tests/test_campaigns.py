@@ -8,9 +8,12 @@ unchanged when 2024 arrives; an existing 2023 database keeps its data through th
 from __future__ import annotations
 
 import json
+import os
 import re
 from datetime import date, datetime
+from email import message_from_bytes
 from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import openpyxl
@@ -69,9 +72,13 @@ def mail(subject: str, day: str, seed: int) -> bytes:
 
 
 def deliver(tmp_path: Path, *raws: bytes) -> None:
+    """Into the Maildir, arrived (file time) when the mail's Date says."""
     new = tmp_path / "Maildir" / "new"
     for i, raw in enumerate(raws):
-        (new / f"{datetime.now().timestamp()}.{i}.{len(list(new.iterdir()))}").write_bytes(raw)
+        path = new / f"{datetime.now().timestamp()}.{i}.{len(list(new.iterdir()))}"
+        path.write_bytes(raw)
+        sent = parsedate_to_datetime(message_from_bytes(raw)["Date"]).timestamp()
+        os.utime(path, (sent, sent))
 
 
 def poll(config: Path) -> None:
