@@ -419,10 +419,10 @@ def _mark_outside(text: str, hit: _Hit, index: MatcherIndex) -> _Hit:
         # the parent's place written right before, without its level (X供电公司 for the
         # parent's company): the parent's body, unless that place is also the own one
         before = text[: hit.start]
-        if j.ends_with_parent(before) and not j.ends_with_own(before):
-            if not any(hit.written.startswith(p) for p in j.places):
-                place = next(p for p in j.parent_places if j.ends_with_parent(before[-len(p) :]))
-                return replace(hit, outside=place + hit.written)
+        own_name = any(hit.written.startswith(p) for p in j.places)
+        if j.ends_with_parent(before) and not j.ends_with_own(before) and not own_name:
+            place = next(p for p in j.parent_places if j.ends_with_parent(before[-len(p) :]))
+            return replace(hit, outside=place + hit.written)
         return hit
     if mark == j.level:  # 县林业局 for a core name: the own place, unless another is written
         place = _place_before(text, hit.start - 1)
