@@ -270,6 +270,17 @@ def test_a_fake_liaison_form_gets_no_reminders_until_staff_confirm(
         r.rcpt_tos for r in smtp_server.received if "河口镇" in str(r.message["Subject"])
     )
     assert to_hk == [("fake2@evil.test",), ("hkz.xtx@example.com",)]
+    # and a report from the form's address is still a new sender's
+    box.deliver(mail("fake@evil.test", "河口镇5月主题日活动"), local(date(2023, 5, 19)))
+    poll(env, box, FixedClock(local(date(2023, 5, 19), 11)))
+    with env.db.session() as s:
+        report = s.scalars(select(Message).where(Message.kind == "report")).one()
+        assert (report.decision, report.new_sender) == ("matched", True)
+        notices = list(s.scalars(select(Outbox).where(Outbox.kind == "sender-notice")))
+    # told to both confirmed addresses now (one mail each), never to the sender
+    assert sorted(r for n in notices for r in n.recipients) == [
+        "fake2@evil.test", "hkz.xtx@example.com", "hkz.xtx@example.com",
+    ]  # fmt: skip
 
 
 def test_learnt_addresses_are_reminded_only_when_the_unit_has_no_other(
@@ -617,3 +628,24 @@ def test_the_migration_keeps_addresses_and_marks_their_trust(database_url: str) 
         "clerk@163.com": ("confirmed", "staff", None),
     }
     db.dispose()
+
+
+def test_a_learnt_address_the_roster_later_lists_becomes_confirmed(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    env = make_env(tmp_path, smtp_server.port)
+    box = Box(env)
+    box.deliver(mail("hk.new@163.com", "河口镇5月主题日活动"), local(date(2023, 5, 16)))
+    poll(env, box, FixedClock(local(date(2023, 5, 16), 11)))
+    assert addresses_of(env, "河口镇")["hk.new@163.com"] == "learnt"
+    text = env.config.roster_file.read_text(encoding="utf-8").replace(
+        'emails = ["hkz.xtx@example.com"]', 'emails = ["hkz.xtx@example.com", "HK.New@163.com"]'
+    )
+    newer = tmp_path / "roster.toml"
+    newer.write_text(text, encoding="utf-8")
+    with env.db.session() as s:
+        sync_roster(s, load_roster(newer))
+    assert addresses_of(env, "河口镇")["hk.new@163.com"] == "confirmed"
+    with env.db.session() as s:  # and re-deciding the mail no longer removes it
+        ignore(s, env.roster, s.scalars(select(Message.id)).one(), local(date(2023, 5, 17)))
+    assert addresses_of(env, "河口镇")["hk.new@163.com"] == "confirmed"

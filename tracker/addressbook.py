@@ -140,14 +140,19 @@ def reminder_addresses(rows: Iterable[UnitAddress], exclude: Iterable[str] = ())
 
 
 def known_addresses(s: Session, unit_id: int) -> set[str]:
-    """Every address (confirmed or learnt) the unit is known by."""
-    return set(
-        s.scalars(
-            select(UnitAddress.address).where(
-                UnitAddress.unit_id == unit_id, UnitAddress.status != REFUSED
-            )
+    """The addresses the unit has reported from: its confirmed ones and those learnt from
+    its matched reports. An address only a liaison form named is not one: anyone can send
+    a form, so a report from that address is still a new sender's."""
+    rows = s.execute(
+        select(UnitAddress.address, UnitAddress.status, UnitAddress.source).where(
+            UnitAddress.unit_id == unit_id
         )
     )
+    return {
+        address
+        for address, status, source in rows
+        if status == CONFIRMED or (status == LEARNT and source == "report")
+    }
 
 
 # --- staff actions -----------------------------------------------------------------------------

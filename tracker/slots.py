@@ -78,12 +78,21 @@ def sync_roster(session: Session, roster: Roster, now: datetime | None = None) -
             list(ru.aliases),
             True,
         )
-        known = {a.address for a in unit.addresses}
+        known = {a.address: a for a in unit.addresses}
         for address in ru.emails:
-            if address not in known:
+            row = known.get(address)
+            if row is None:
                 session.add(
-                    UnitAddress(unit_id=unit.id, address=address, source="roster", created_at=now)
+                    UnitAddress(
+                        unit_id=unit.id,
+                        address=address,
+                        source="roster",
+                        status="confirmed",
+                        created_at=now,
+                    )
                 )
+            elif row.status != "confirmed":  # learnt first, now in the roster: trusted
+                row.source, row.status, row.source_message_id = "roster", "confirmed", None
         for part in roster.parts:
             pu = part.unit(ru.name)
             key = part.campaign.key

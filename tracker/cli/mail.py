@@ -17,6 +17,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from intake.addresses import BadAddress, check_address
 from tracker.cli.common import AS_OF, fail, open_app
 from tracker.outgoing.outbox import DeliveryReport, deliver_now, list_outbox
 
@@ -118,8 +119,10 @@ def digest(
     if not (to or config.digest.recipients or config.staff):
         fail("the digest has no recipients: set [digest] recipients or [office] staff, or --to")
     for addr in to:
-        if "@" not in addr or any(c in addr for c in " \r\n<>,;"):
-            fail(f"--to: {addr!r} is not an email address")
+        try:
+            check_address(addr)
+        except BadAddress as exc:
+            fail(f"--to: {addr[:80]!r} is not an email address ({exc})")
     if not dry_run:
         _need_smtp(app)
     clock = app.clock()
