@@ -144,6 +144,19 @@ def test_two_campaigns_in_one_mailbox(tmp_path: Path) -> None:
         (C2024, "2024-06", date(2024, 6, 20)),
     ]
 
+    # the receipt of the 2023 report names the 2023 campaign, even beside the 2024 one
+    from tracker.outgoing.receipts import receipt_context
+
+    app = App.from_path(config)
+    try:
+        with app.db.session() as s:
+            first = s.scalars(select(Message).order_by(Message.id)).first()
+            assert first is not None
+            ctx = receipt_context(s, first, app.config, app.roster.campaign)
+            assert ctx["campaign_name"] == C2023
+    finally:
+        app.close()
+
     # status on a 2024 date covers 2024 only; --campaign picks one; rows carry `campaign`
     rows_2024 = json.loads(cli(config, "status", "--json", "--as-of", "2024-06-21"))
     assert {r["campaign"] for r in rows_2024} == {C2024}

@@ -124,8 +124,9 @@ def test_it_reads_the_same_notice_from_office_files_and_saved_pages(
 def test_it_never_invents_a_unit_and_says_what_it_could_not_read(tmp_path: Path) -> None:
     text = "\n".join(
         [
-            "某县政务公开办公室关于组织开展2024年“政务公开主题日”活动的通知",
-            "请于活动开展次月5日前报送。",
+            "某某县政务公开办公室关于组织开展2024年“政务公开主题日”活动的通知",
+            "请于活动开展次月5日前报送。县林业局（以下简称县林业局）牵头，"
+            "县人力资源和社会保障局（以下简称县人社局）配合。",
             "附件1",
             "参加现场集中宣传活动单位名单",
             "县林业局、县档案馆。",
@@ -133,7 +134,7 @@ def test_it_never_invents_a_unit_and_says_what_it_could_not_read(tmp_path: Path)
             "|",
             "1 |",
             "2024年5月 |",
-            "县林业局、abc |",
+            "县林业局、abc、县人社局 |",
             "|",
             "2 |",
             "2024年6月 |",
@@ -143,7 +144,10 @@ def test_it_never_invents_a_unit_and_says_what_it_could_not_read(tmp_path: Path)
     path = tmp_path / "notice.txt"
     path.write_text(text, encoding="utf-8")
     notice = read_notice(path)
-    assert [u.name for u in notice.units] == ["县林业局"]
+    assert [u.name for u in notice.units] == ["县林业局", "县人社局"]
+    rsj = notice.unit("县人社局")
+    assert rsj is not None
+    assert rsj.aliases[:2] == ["县人力资源和社会保障局", "某某县人力资源和社会保障局"]
     joined = "\n".join(notice.problems)
     assert "县档案馆 is in no month table" in joined
     assert "'abc' is not a unit name" in joined

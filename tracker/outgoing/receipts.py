@@ -156,13 +156,14 @@ def receipt_context(
     due = min((s.due for s in slots), default=None)
     period = msg.period or (slots[0].period if slots else None)
     camp = campaign
-    if camp is None:
+    key = slots[0].campaign if slots else ""  # the campaign the report counted in
+    if camp is None or (key and camp.key != key):
         try:
             roster = load_rosters(config.roster_files or (config.roster_file,))
-            part = roster.part(slots[0].campaign) if slots else None
-            camp = part.campaign if part is not None else roster.campaign
+            part = roster.part(key) if key else None
+            camp = part.campaign if part is not None else (camp or roster.campaign)
         except RosterError:  # the receipt must not fail a recording over the roster file
-            camp = None
+            pass
     files = [
         {"name": a.safe_name or a.filename or "附件", "size": a.size}
         for a in atts
