@@ -25,6 +25,7 @@ import unicodedata
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from itertools import pairwise
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -636,10 +637,21 @@ def _field_label(cell: str) -> str | None:
 
 
 def _fields_from_rows(rows: Iterable[list[str]]) -> dict[str, str]:
-    """Pair each label cell with the next non-empty cell of its row that is not a label."""
+    """Pair each label cell with the next non-empty cell of its row that is not a label; a
+    row of labels alone (姓名 | 性别 | 职务) takes its values from the row beneath, column by
+    column, as forms laid out with a header row are filled in."""
     fields: dict[str, str] = {}
-    for row in rows:
-        cells = [c.strip() for c in row]
+    table = [[c.strip() for c in row] for row in rows]
+    for here, below in pairwise(table):
+        labels = [(i, _field_label(c)) for i, c in enumerate(here) if c]
+        if len(labels) < 2 or any(label is None for _, label in labels):
+            continue
+        if any(c and _field_label(c) is not None for c in below):
+            continue
+        for i, label in labels:
+            if label and i < len(below) and below[i]:
+                fields.setdefault(label, below[i])
+    for cells in table:
         for i, cell in enumerate(cells):
             label = _field_label(cell)
             if label is None:

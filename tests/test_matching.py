@@ -309,3 +309,30 @@ def test_it_reads_the_liaison_form_from_the_body() -> None:
 def test_it_reads_nothing_from_a_broken_office_file() -> None:
     m = mail("附件5", attachments=(attachment("附件5.xlsx", XLSX, b"PK\x03\x04 broken"),))
     assert read_liaison_fields(m) == {}
+
+
+def test_it_reads_a_liaison_form_whose_values_sit_under_a_header_row() -> None:
+    document = docx.Document()
+    rows = [
+        ["单位名称", "湘潭县河口镇", ""],
+        ["姓名", "性别", "职务"],
+        ["张三", "男", "科员"],
+        ["手机", "电子邮箱", "QQ号"],
+        ["13900000001", "hekou@example.cn", "12345"],
+    ]
+    table = document.add_table(rows=len(rows), cols=3)
+    for r, row in enumerate(rows):
+        for c, text in enumerate(row):
+            table.cell(r, c).text = text
+    buf = io.BytesIO()
+    document.save(buf)
+    m = mail("附件5", attachments=(attachment("附件5.docx", DOCX, buf.getvalue()),))
+    assert read_liaison_fields(m) == {
+        "单位名称": "湘潭县河口镇",
+        "姓名": "张三",
+        "性别": "男",
+        "职务": "科员",
+        "手机": "13900000001",
+        "电子邮箱": "hekou@example.cn",
+        "QQ号": "12345",
+    }
