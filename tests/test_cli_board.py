@@ -133,6 +133,16 @@ def test_staff_actions_from_the_command_line_are_audited_and_undoable(workspace:
     code, out, _ = run(workspace, "history")
     assert "(undone by #" in out
 
+    # the unit address commands are audited staff actions too
+    code, out, err = run(workspace, "unit", "add-address", "河口镇", "hk@163.com", "--by", "lihua")
+    assert (code, out.strip()) == (0, "河口镇: hk@163.com added (confirmed)"), err
+    code, out, _ = run(workspace, "history", "--json", "--limit", "1")
+    last = json.loads(out)
+    assert (last["action"], last["by"]) == ("add_address", "lihua")
+    assert run(workspace, "undo", str(last["id"]))[0] == 0
+    code, out, _ = run(workspace, "unit", "addresses", "河口镇", "--json")
+    assert "hk@163.com" not in out
+
 
 def test_demo_serve_without_a_terminal_says_how_and_ends(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["demo", "--dir", str(tmp_path / "demo"), "--serve"])

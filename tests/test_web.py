@@ -23,6 +23,7 @@ from tracker.slots import slot_states
 from tracker.web import create_app
 
 AS_OF = date(2023, 6, 30)
+AS_NOW = datetime(2023, 6, 30, 4, tzinfo=UTC)
 PAGES = ["/", "/review", "/messages/10", "/units/县林业局", "/outbox", "/history", "/export"]
 
 
@@ -423,7 +424,7 @@ def test_remember_sender_and_undo(clerk: Client, app: App) -> None:
         row = s.scalar(select(UnitAddress).where(UnitAddress.address == "13912345678@163.com"))
         assert row is not None and row.source == "staff" and row.unit.name == "河口镇"
     html = clerk.get("/units/河口镇").data.decode()
-    assert "13912345678@163.com" in html and "工作人员确认" in html
+    assert "13912345678@163.com" in html and "已确认 · 工作人员" in html
     [a] = audit_rows(app)
     assert a.action == "remember_sender"
     clerk.post(f"/history/{a.id}/undo")
@@ -556,3 +557,47 @@ def test_web_unit_file_scores_2_or_better_in_systemd_analyze_security() -> None:
         "LoadCredential=web-secret:",
     ):
         assert needle in text
+
+
+def test_unit_addresses_add_confirm_remove_and_undo(clerk: Client, app: App) -> None:
+    from tracker.addressbook import LEARNT, learn
+
+    def row(address: str) -> UnitAddress | None:
+        with app.db.session() as s:
+            return s.scalar(select(UnitAddress).where(UnitAddress.address == address))
+
+    r = clerk.post("/units/河口镇/addresses/add", {"address": "HK.Clerk@163.com"})
+    assert r.headers["Location"] == "/units/%E6%B2%B3%E5%8F%A3%E9%95%87"
+    added = row("hk.clerk@163.com")
+    assert added is not None and added.status == "confirmed" and added.confirmed_by == "clerk"
+    assert "hk.clerk@163.com" in clerk.get("/units/河口镇").data.decode()
+    clerk.post("/units/河口镇/addresses/remove", {"address": "hk.clerk@163.com"})
+    assert row("hk.clerk@163.com") is None
+    add, remove = audit_rows(app)
+    assert (add.action, remove.action) == ("add_address", "remove_address")
+    clerk.post(f"/history/{remove.id}/undo")
+    assert row("hk.clerk@163.com") is not None
+    clerk.post(f"/history/{add.id}/undo")
+    assert row("hk.clerk@163.com") is None
+
+    # a bad address and a roster address are refused in Chinese
+    clerk.post("/units/河口镇/addresses/add", {"address": "not an address"})
+    assert any("不是可用的邮箱地址" in f for f in flashes(clerk.get("/units/河口镇").data))
+    with app.db.session() as s:
+        unit = s.scalar(select(Unit).where(Unit.name == "县林业局"))
+        learn(s, unit, "lyj.other@163.com", "report", AS_NOW, message_id=9)  # type: ignore[arg-type]
+    with app.db.session() as s:
+        learnt = s.scalar(select(UnitAddress).where(UnitAddress.status == LEARNT))
+        roster_row = s.scalar(select(UnitAddress).where(UnitAddress.source == "roster"))
+        assert learnt is not None and roster_row is not None
+        learnt_unit, learnt_address = learnt.unit.name, learnt.address
+        roster_unit, roster_address = roster_row.unit.name, roster_row.address
+    clerk.post(f"/units/{roster_unit}/addresses/remove", {"address": roster_address})
+    assert any("来自名单文件" in f for f in flashes(clerk.get(f"/units/{roster_unit}").data))
+    assert row(roster_address) is not None
+    clerk.post(f"/units/{learnt_unit}/addresses/confirm", {"address": learnt_address})
+    assert row(learnt_address).status == "confirmed"  # type: ignore[union-attr]
+    confirm = audit_rows(app)[-1]
+    assert confirm.action == "confirm_address"
+    clerk.post(f"/history/{confirm.id}/undo")
+    assert row(learnt_address).status == LEARNT  # type: ignore[union-attr]

@@ -23,6 +23,9 @@ ACTION_LABELS = {
     "unexcuse": "取消免报",
     "reschedule": "调整活动月份",
     "remember_sender": "记住发件地址",
+    "add_address": "添加地址",
+    "confirm_address": "确认地址",
+    "remove_address": "删除地址",
     "undo": "撤销",
 }
 DECISION_LABELS = {"matched": "已匹配", "review": "待核", "ignored": "已忽略"}

@@ -448,6 +448,162 @@ def remember_sender(
     return msg.from_addr.lower()
 
 
+# --- a unit's addresses (tracker.addressbook does the work; here they are audited) ----------
+
+_ADDRESS_ZH = (
+    ("not a usable address", "不是可用的邮箱地址"),
+    ("is not one of its addresses", "不是该单位的地址"),
+    ("comes from the roster file", "该地址来自名单文件，请在名单文件中删除"),
+    ("not in the roster", "名单中没有这个单位"),
+)
+
+
+def _address_error(exc: Exception) -> StaffError:
+    text = str(exc)
+    zh = next((z for en, z in _ADDRESS_ZH if en in text), text)
+    return StaffError(text, zh)
+
+
+def _address_row_state(s: Session, unit: Unit, address: str) -> dict[str, Any] | None:
+    row = s.scalar(
+        select(UnitAddress).where(UnitAddress.unit_id == unit.id, UnitAddress.address == address)
+    )
+    if row is None:
+        return None
+    return {
+        "source": row.source,
+        "status": row.status,
+        "source_message_id": row.source_message_id,
+        "confirmed_by": row.confirmed_by,
+        "created_at": row.created_at.isoformat(),
+    }
+
+
+def _set_address_row(s: Session, unit_id: int, address: str, state: dict[str, Any] | None) -> None:
+    """Put a unit's address row back as a snapshot had it (None: no row)."""
+    row = s.scalar(
+        select(UnitAddress).where(UnitAddress.unit_id == unit_id, UnitAddress.address == address)
+    )
+    if state is None:
+        if row is not None:
+            s.delete(row)
+        s.flush()
+        return
+    if row is None:
+        row = UnitAddress(
+            unit_id=unit_id, address=address, created_at=datetime.fromisoformat(state["created_at"])
+        )
+        s.add(row)
+    row.source, row.status = state["source"], state["status"]
+    row.source_message_id, row.confirmed_by = state["source_message_id"], state["confirmed_by"]
+    s.flush()
+
+
+def add_address(
+    s: Session, roster: Roster, unit: str, address: str, now: datetime, *, by: str = "cli"
+) -> tuple[str, str]:
+    """Staff add a confirmed address to a unit (or confirm one it has); (unit, address)."""
+    from tracker.addressbook import AddressError
+    from tracker.addressbook import add_address as book_add
+
+    try:
+        u = find_unit(s, unit, roster)
+        checked = valid_address(address) or address.strip().lower()
+        before = _address_row_state(s, u, checked)
+        info = book_add(s, roster, u.name, address, by=by, now=now)
+    except AddressError as exc:
+        raise _address_error(exc) from None
+    after = _address_row_state(s, u, info.address)
+    if before == after:
+        raise StaffError(
+            f"{info.address} is already a confirmed address of {u.name}",
+            f"{info.address} 已是 {u.name} 的确认地址",
+        )
+    audit.record(
+        s,
+        by=by,
+        action="add_address",
+        now=now,
+        summary=f"{u.name} 添加地址 {info.address}",
+        before={"unit": u.name, "address": info.address, "row": before},
+        after={"unit": u.name, "address": info.address, "row": after},
+        unit_id=u.id,
+    )
+    return u.name, info.address
+
+
+def confirm_address(
+    s: Session, roster: Roster, unit: str, address: str, now: datetime, *, by: str = "cli"
+) -> tuple[str, str]:
+    """Staff confirm a learnt address of a unit."""
+    from tracker.addressbook import AddressError
+    from tracker.addressbook import confirm_address as book_confirm
+
+    try:
+        u = find_unit(s, unit, roster)
+        checked = valid_address(address) or address.strip().lower()
+        before = _address_row_state(s, u, checked)
+        info = book_confirm(s, roster, u.name, address, by=by, now=now)
+    except AddressError as exc:
+        raise _address_error(exc) from None
+    audit.record(
+        s,
+        by=by,
+        action="confirm_address",
+        now=now,
+        summary=f"{u.name} 确认地址 {info.address}",
+        before={"unit": u.name, "address": info.address, "row": before},
+        after={
+            "unit": u.name,
+            "address": info.address,
+            "row": _address_row_state(s, u, info.address),
+        },
+        unit_id=u.id,
+    )
+    return u.name, info.address
+
+
+def remove_address(
+    s: Session, roster: Roster, unit: str, address: str, now: datetime, *, by: str = "cli"
+) -> tuple[str, str]:
+    """Staff remove an address from a unit (roster addresses are edited in the roster)."""
+    from tracker.addressbook import AddressError
+    from tracker.addressbook import remove_address as book_remove
+
+    try:
+        u = find_unit(s, unit, roster)
+        checked = valid_address(address) or address.strip().lower()
+        before = _address_row_state(s, u, checked)
+        removed = book_remove(s, roster, u.name, address, by=by)
+    except AddressError as exc:
+        raise _address_error(exc) from None
+    audit.record(
+        s,
+        by=by,
+        action="remove_address",
+        now=now,
+        summary=f"{u.name} 删除地址 {removed}",
+        before={"unit": u.name, "address": removed, "row": before},
+        after={"unit": u.name, "address": removed, "row": None},
+        unit_id=u.id,
+    )
+    return u.name, removed
+
+
+def _undo_address(s: Session, row: Audit) -> dict[str, Any]:
+    unit = s.scalar(select(Unit).where(Unit.name == row.after["unit"]))
+    if unit is None:
+        raise StaffError("the unit is gone", "该单位已不存在")
+    address = row.after["address"]
+    if _address_row_state(s, unit, address) != row.after["row"]:
+        raise StaffError(
+            f"history #{row.id}: changed again since; undo the later change first",
+            "此后又有改动，请先撤销后面的操作",
+        )
+    _set_address_row(s, unit.id, address, row.before["row"])
+    return {"unit": unit.name, "address": address, "row": row.before["row"]}
+
+
 # --- undo -------------------------------------------------------------------------------------
 
 
@@ -501,6 +657,9 @@ def undo(s: Session, roster: Roster, audit_id: int, now: datetime, *, by: str = 
         slot.moved_from = row.before.get("moved_from")
         s.flush()
         after = _slot_state(slot)
+        summary = f"撤销：{row.summary}"
+    elif row.action in ("add_address", "confirm_address", "remove_address"):
+        after = _undo_address(s, row)
         summary = f"撤销：{row.summary}"
     elif row.action == "remember_sender":
         _restore_address(s, row.after.get("address"))

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from tracker.addressbook import (
-    AddressError,
-    AddressInfo,
-    add_address,
-    confirm_address,
-    list_addresses,
-    remove_address,
-)
-from tracker.cli.common import fail, open_app
+from tracker.addressbook import AddressError, AddressInfo, list_addresses
+from tracker.cli.common import BY, fail, open_app
+from tracker.staff import StaffError, add_address, confirm_address, remove_address
 
 STATUS_LABELS = {"confirmed": "已确认", "learnt": "待确认", "refused": "无效"}
 SOURCE_LABELS = {
@@ -30,13 +23,6 @@ SOURCE_LABELS = {
 
 def register(main: click.Group) -> None:
     main.add_command(unit)
-
-
-def _who() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # no user name in the sandbox
-        return "cli"
 
 
 def _json(info: AddressInfo) -> dict[str, object]:
@@ -93,21 +79,22 @@ def addresses_cmd(ctx: click.Context, name: str | None, as_json: bool) -> None:
     Console().print(table)
 
 
-def _act(ctx: click.Context, action: str, name: str, address: str) -> None:
+def _act(ctx: click.Context, action: str, name: str, address: str, by: str) -> None:
+    """One audited staff action (tracker.staff, undoable with `undo`)."""
     app = open_app(ctx)
     now = app.clock().now()
     try:
         with app.db.session() as s:
             if action == "add":
-                info = add_address(s, app.roster, name, address, by=_who(), now=now)
-                line = f"{info.unit}: {info.address} added (confirmed)"
+                unit_name, done = add_address(s, app.roster, name, address, now, by=by)
+                line = f"{unit_name}: {done} added (confirmed)"
             elif action == "confirm":
-                info = confirm_address(s, app.roster, name, address, by=_who(), now=now)
-                line = f"{info.unit}: {info.address} confirmed"
+                unit_name, done = confirm_address(s, app.roster, name, address, now, by=by)
+                line = f"{unit_name}: {done} confirmed"
             else:
-                gone = remove_address(s, app.roster, name, address, by=_who())
-                line = f"{name}: {gone} removed"
-    except AddressError as exc:
+                unit_name, done = remove_address(s, app.roster, name, address, now, by=by)
+                line = f"{unit_name}: {done} removed"
+    except (AddressError, StaffError) as exc:
         fail(str(exc), 1)
     click.echo(line)
 
@@ -115,25 +102,28 @@ def _act(ctx: click.Context, action: str, name: str, address: str) -> None:
 @unit.command("add-address")
 @click.argument("name")
 @click.argument("address")
+@BY
 @click.pass_context
-def add_cmd(ctx: click.Context, name: str, address: str) -> None:
+def add_cmd(ctx: click.Context, name: str, address: str, by: str) -> None:
     """Add ADDRESS to unit NAME as a confirmed address (it gets reminders)."""
-    _act(ctx, "add", name, address)
+    _act(ctx, "add", name, address, by)
 
 
 @unit.command("confirm-address")
 @click.argument("name")
 @click.argument("address")
+@BY
 @click.pass_context
-def confirm_cmd(ctx: click.Context, name: str, address: str) -> None:
+def confirm_cmd(ctx: click.Context, name: str, address: str, by: str) -> None:
     """Confirm a learnt ADDRESS of unit NAME: it gets reminders and stays."""
-    _act(ctx, "confirm", name, address)
+    _act(ctx, "confirm", name, address, by)
 
 
 @unit.command("remove-address")
 @click.argument("name")
 @click.argument("address")
+@BY
 @click.pass_context
-def remove_cmd(ctx: click.Context, name: str, address: str) -> None:
+def remove_cmd(ctx: click.Context, name: str, address: str, by: str) -> None:
     """Remove ADDRESS from unit NAME (roster addresses: edit the roster file)."""
-    _act(ctx, "remove", name, address)
+    _act(ctx, "remove", name, address, by)

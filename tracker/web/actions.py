@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Blueprint, flash, request, url_for
+from flask import Blueprint, abort, flash, request, url_for
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Response
 
@@ -120,6 +120,25 @@ def reschedule(name: str) -> Response:
                 by=who(),
             )
         return f"{name} 的活动月份已由 {period} 调整为 {to_period}。"
+
+    return _run(act, url_for("pages.unit", name=name))
+
+
+@bp.route("/units/<name>/addresses/<op>", methods=["POST"])
+def address(name: str, op: str) -> Response:
+    actions = {
+        "add": (staff.add_address, "已添加"),
+        "confirm": (staff.confirm_address, "已确认"),
+        "remove": (staff.remove_address, "已删除"),
+    }
+    if op not in actions:
+        abort(404)
+    func, done = actions[op]
+
+    def act() -> str:
+        with session() as s:
+            unit, addr = func(s, ri().roster, name, _field("address", 320), clock().now(), by=who())
+        return f"{unit}：{addr} {done}。"
 
     return _run(act, url_for("pages.unit", name=name))
 

@@ -147,7 +147,19 @@ def overview(s: Session, roster: Roster, as_of: date, tz: Any) -> dict[str, Any]
 # --- a unit ---------------------------------------------------------------------------------
 
 
-def unit_page(s: Session, unit: Unit, as_of: date, tz: Any) -> dict[str, Any]:
+def unit_page(s: Session, roster: Roster, unit: Unit, as_of: date, tz: Any) -> dict[str, Any]:
+    from tracker.addressbook import list_addresses
+
+    roster_unit = roster.unit(unit.name)
+    on_roster = set(roster_unit.emails) if roster_unit else set()
+    addresses = (
+        [
+            {"info": info, "removable": info.address not in on_roster}
+            for info in list_addresses(s, roster, unit.name)
+        ]
+        if roster_unit
+        else []
+    )
     statuses = slot_states(s, as_of=as_of, tz=tz, unit=unit.name)
     msgs = list(
         s.scalars(
@@ -164,7 +176,7 @@ def unit_page(s: Session, unit: Unit, as_of: date, tz: Any) -> dict[str, Any]:
         "unit": unit,
         "slots": statuses,
         "messages": msgs,
-        "addresses": sorted(unit.addresses, key=lambda a: (a.source, a.address)),
+        "addresses": addresses,
         "liaison": liaisons[0].fields if liaisons else {},
         "liaison_message": liaisons[0].message_id if liaisons else None,
     }

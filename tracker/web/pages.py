@@ -170,7 +170,7 @@ def unit(name: str) -> str:
         u = s.scalar(select(Unit).where(Unit.name == name).options(selectinload(Unit.addresses)))
         if u is None:
             abort(404, description="名单中没有这个单位。")
-        ctx = data.unit_page(s, u, clock().today(), app.config.timezone)
+        ctx = data.unit_page(s, app.roster, u, clock().today(), app.config.timezone)
         return render_template(
             "unit.html",
             history=audit.history(s, unit_id=u.id, limit=50),
