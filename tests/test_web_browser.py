@@ -57,6 +57,25 @@ def chrome(width: int = 1280, height: int = 900) -> Any:
     return webdriver.Chrome(service=Service(executable_path=str(DRIVER)), options=options)
 
 
+def wait_for(driver: Any, css: str) -> Any:
+    """The element, once the page that has it has loaded (a loaded machine can be slow)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, 60).until(ec.presence_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def submit(driver: Any, form: Any) -> None:
+    """Submit and wait until the next page replaced this one."""
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    button = form.find_element("css selector", "button[type=submit]")
+    button.click()
+    WebDriverWait(driver, 60).until(ec.staleness_of(button))
+
+
 def login(driver: Any, base: str, name: str = "clerk") -> None:
     from selenium.webdriver.common.by import By
 
@@ -64,7 +83,7 @@ def login(driver: Any, base: str, name: str = "clerk") -> None:
     assert "/login" in driver.current_url
     driver.find_element(By.NAME, "username").send_keys(name)
     driver.find_element(By.NAME, "password").send_keys(PASSWORDS[name])
-    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    submit(driver, driver.find_element(By.CSS_SELECTOR, "main form"))
 
 
 def test_a_clerk_logs_in_assigns_a_review_item_and_sees_the_slot_change(board: str) -> None:
@@ -75,7 +94,7 @@ def test_a_clerk_logs_in_assigns_a_review_item_and_sees_the_slot_change(board: s
     try:
         login(driver, board)
         assert driver.current_url == f"{board}/review"
-        assert "待核邮件" in driver.find_element(By.TAG_NAME, "h1").text
+        assert "待核邮件" in wait_for(driver, "h1").text
 
         driver.get(f"{board}/units/河口镇")
         row = driver.find_element(By.XPATH, "//td[contains(., '2023年5月')]/..")
@@ -88,16 +107,16 @@ def test_a_clerk_logs_in_assigns_a_review_item_and_sees_the_slot_change(board: s
         unit.clear()
         unit.send_keys("河口")  # a near miss: refused with a suggestion
         Select(form.find_element(By.NAME, "period")).select_by_value("2023-05")
-        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        assert "是不是：河口镇" in driver.find_element(By.CSS_SELECTOR, ".flash.error").text
+        submit(driver, form)
+        assert "是不是：河口镇" in wait_for(driver, ".flash.error").text
 
         form = driver.find_element(By.CSS_SELECTOR, "#m10 form[action='/messages/10/assign']")
         unit = form.find_element(By.NAME, "unit")
         unit.clear()
         unit.send_keys("湘潭县河口镇")
         Select(form.find_element(By.NAME, "period")).select_by_value("2023-05")
-        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        assert "已指定为 河口镇 2023-05" in driver.find_element(By.CSS_SELECTOR, ".flash.ok").text
+        submit(driver, form)
+        assert "已指定为 河口镇 2023-05" in wait_for(driver, ".flash.ok").text
         assert not driver.find_elements(By.ID, "m10")
 
         driver.get(f"{board}/units/河口镇")
