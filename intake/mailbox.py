@@ -9,6 +9,7 @@ contains the password.
 from __future__ import annotations
 
 import contextlib
+import errno
 import imaplib
 import json
 import logging
@@ -16,6 +17,7 @@ import os
 import re
 import socket
 import ssl
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -479,6 +481,34 @@ def _quote_folder(folder: str) -> str:
 SIDECAR = ".report-intake-uids"
 
 
+class _SymlinkedMail(OSError):
+    pass
+
+
+def _read_mail_file(path: Path, max_bytes: int) -> tuple[bytes | None, int, datetime]:
+    """(bytes or None when over `max_bytes`, size, delivery time) of one Maildir file,
+    opened without following a symbolic link (O_NOFOLLOW) and measured on the open file."""
+    try:
+        fd = os.open(
+            path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        )
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _SymlinkedMail(str(path)) from None
+        raise
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise _SymlinkedMail(str(path))
+        date = datetime.fromtimestamp(st.st_mtime, UTC)
+        if st.st_size > max_bytes:
+            return None, st.st_size, date
+        raw = f.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        return None, len(raw), date
+    return raw, len(raw), date
+
+
 class MaildirSource:
     """A local Maildir (new/ and cur/), e.g. filled by fetchmail, with stable integer UIDs.
 
@@ -587,7 +617,8 @@ class MaildirSource:
                     f"maildir {self.path}: cannot list {sub}/: {exc.strerror or exc}"
                 ) from None
             for entry in entries:
-                if entry.name.startswith(".") or not entry.is_file():
+                # a symbolic link is never a mail: following one could read any file
+                if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
                     continue
                 files[entry.name.split(":", 1)[0]] = Path(entry.path)
         return files
@@ -627,27 +658,22 @@ class MaildirSource:
         for uid in sorted(u for u in numbered if u > last_uid):
             path = numbered[uid]
             try:
-                st = path.stat()
-                size = st.st_size
-                date = datetime.fromtimestamp(st.st_mtime, UTC)
-                if size > max_bytes:
+                try:
+                    raw, size, date = _read_mail_file(path, max_bytes)
+                except FileNotFoundError:
+                    # marked or removed by someone else meanwhile: look in the other subfolder
+                    moved = self._scan().get(path.name.split(":", 1)[0])
+                    if moved is None:
+                        continue
+                    raw, size, date = _read_mail_file(moved, max_bytes)
+                if raw is None:
                     yield FetchedMail(
                         uid=uid, raw=b"", internal_date=date, size=size, too_large=True
                     )
                     continue
-                raw = path.read_bytes()
-            except FileNotFoundError:
-                # marked or removed by someone else meanwhile: look in the other subfolder
-                moved = self._scan().get(path.name.split(":", 1)[0])
-                if moved is None:
-                    continue
-                raw = moved.read_bytes()
-                size, date = len(raw), datetime.fromtimestamp(moved.stat().st_mtime, UTC)
-                if size > max_bytes:
-                    yield FetchedMail(
-                        uid=uid, raw=b"", internal_date=date, size=size, too_large=True
-                    )
-                    continue
+            except _SymlinkedMail:
+                log.warning("maildir %s: %s is a symbolic link, not read", self.path, path.name)
+                continue
             except OSError as exc:
                 raise MailboxError(
                     f"maildir {self.path}: cannot read {path.name}: {exc.strerror or exc}"

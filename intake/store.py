@@ -13,8 +13,10 @@ import io
 import logging
 import os
 import re
+import stat
 import tempfile
 import threading
+import time
 import unicodedata
 import warnings
 from collections.abc import Iterator
@@ -156,6 +158,10 @@ class StoredRaw:
     size: int
 
 
+class StoreSymlinkError(OSError):
+    """A symbolic link where the store keeps its own files: never followed."""
+
+
 class StorePathError(ValueError):
     """A relative path that would leave the store root."""
 
@@ -206,7 +212,7 @@ class AttachmentStore:
         image = self._process_image(payload, declared, self.root / thumb_rel)
         ext = _extension_for(filename, declared, image.format)
         file_rel = self._existing_file(sha) or f"files/{sha[:2]}/{sha}{ext}"
-        _write_once(self.root / file_rel, payload)
+        _write_once(self.root, self.root / file_rel, payload)
 
         content_type = _IMAGE_FORMAT_MIME.get(image.format or "", declared)
         return StoredFile(
@@ -225,7 +231,7 @@ class AttachmentStore:
     def put_raw(self, raw: bytes) -> StoredRaw:
         sha = hashlib.sha256(raw).hexdigest()
         rel = f"raw/{sha[:2]}/{sha}.eml"
-        _write_once(self.root / rel, raw)
+        _write_once(self.root, self.root / rel, raw)
         return StoredRaw(sha256=sha, relpath=rel, size=len(raw))
 
     def open_path(self, relpath: str) -> Path:
@@ -238,7 +244,35 @@ class AttachmentStore:
         path = (self.root / rel).resolve()
         if path == self.root or not path.is_relative_to(self.root):
             raise StorePathError(f"path leaves the store: {relpath!r}")
+        current = self.root
+        for part in rel.parts:
+            current = current / part
+            if current.is_symlink():
+                raise StorePathError(f"symbolic link in the store refused: {relpath!r}")
         return path
+
+    def sweep_temp(self, *, older_than: float = 3600.0) -> int:
+        """Remove the temp files (``.tmp-*.part``) of writes a crash interrupted.
+
+        Only files older than ``older_than`` seconds go, so a write in progress in another
+        process is left alone. Links are neither followed nor removed. Returns the count.
+        """
+        removed = 0
+        cutoff = time.time() - older_than
+        for folder, dirs, files in os.walk(self.root, followlinks=False):
+            dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
+            for name in files:
+                if not (name.startswith(".tmp-") and name.endswith(".part")):
+                    continue
+                path = os.path.join(folder, name)
+                with suppress(OSError):
+                    st = os.lstat(path)
+                    if stat.S_ISREG(st.st_mode) and st.st_mtime < cutoff:
+                        os.unlink(path)
+                        removed += 1
+        if removed:
+            log.warning("removed %d temp file(s) of interrupted writes from the store", removed)
+        return removed
 
     # -- internals --------------------------------------------------------------------
 
@@ -248,7 +282,7 @@ class AttachmentStore:
         if not folder.is_dir():
             return None
         for candidate in sorted(folder.glob(f"{sha}.*")):
-            if candidate.suffix in ALLOWED_EXTENSIONS | {".bin"} and candidate.is_file():
+            if candidate.suffix in ALLOWED_EXTENSIONS | {".bin"} and _is_regular(candidate):
                 return f"files/{sha[:2]}/{candidate.name}"
         return None
 
@@ -298,7 +332,7 @@ class AttachmentStore:
             w, h = im.size
             if orientation in (5, 6, 7, 8):
                 w, h = h, w
-            if thumb_path.is_file():
+            if _is_regular(thumb_path):
                 # Already decoded successfully once: same bytes, same thumbnail.
                 return _ImageResult(format=fmt, width=w, height=h, thumb_written=True)
             side = self.limits.thumb_size
@@ -307,7 +341,7 @@ class AttachmentStore:
             rgb = _to_rgb(thumb)
         buf = io.BytesIO()
         rgb.save(buf, format="JPEG", quality=85, optimize=True)
-        _write_once(thumb_path, buf.getvalue())
+        _write_once(self.root, thumb_path, buf.getvalue())
         return _ImageResult(format=fmt, width=w, height=h, thumb_written=True)
 
 
@@ -406,14 +440,44 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def _write_once(path: Path, data: bytes) -> None:
-    """Atomically write ``data`` to ``path`` unless an identical-size file is already there."""
+def _is_regular(path: Path) -> bool:
+    """A regular file itself, not a link to one."""
     try:
-        if path.stat().st_size == len(data):
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _real_dirs(root: Path, path: Path) -> None:
+    """Create ``path``'s parent folders under ``root``; refuse a symbolic link among them
+    (a link planted in the store must not send our writes elsewhere)."""
+    root.mkdir(parents=True, exist_ok=True)  # the store itself: where the config says
+    current = root
+    for part in path.parent.relative_to(root).parts:
+        current = current / part
+        try:
+            st = os.lstat(current)
+        except FileNotFoundError:
+            with suppress(FileExistsError):
+                os.mkdir(current, 0o700)
+            st = os.lstat(current)
+        if not stat.S_ISDIR(st.st_mode):
+            raise StoreSymlinkError(f"not a real folder in the store, refused: {current}")
+
+
+def _write_once(root: Path, path: Path, data: bytes) -> None:
+    """Atomically write ``data`` to ``path`` unless an identical-size file is already there.
+
+    Links are never followed: a link in the way is replaced by the file (rename replaces
+    the link itself), a link among the folders is refused.
+    """
+    _real_dirs(root, path)
+    try:
+        st = os.lstat(path)
+        if stat.S_ISREG(st.st_mode) and st.st_size == len(data):
             return
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -273,6 +273,7 @@ def test_poll_reads_a_real_imap_server_through_the_config(
         dovecot.append(raw, date=sent)
     shutil.copyfile(ROSTER, tmp_path / "roster.toml")
     (tmp_path / "pw").write_text(dovecot.password)
+    (tmp_path / "pw").chmod(0o600)
     config = tmp_path / "config.toml"
     config.write_text(
         f'[mailbox]\nhost = "{dovecot.host}"\nport = {dovecot.port}\nsecurity = "none"\n'

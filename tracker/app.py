@@ -47,7 +47,9 @@ class App:
     @cached_property
     def store(self) -> AttachmentStore:
         self.config.storage_dir.mkdir(parents=True, exist_ok=True)
-        return AttachmentStore(self.config.storage_dir)
+        store = AttachmentStore(self.config.storage_dir)
+        store.sweep_temp()  # temp files of writes a crash interrupted
+        return store
 
     def clock(self) -> Clock:
         return Clock(self.config.timezone)

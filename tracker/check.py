@@ -29,10 +29,12 @@ class Step:
     name: str
     ok: bool
     detail: str
+    warning: bool = False  # ok, but something IT should change
 
     @property
     def line(self) -> str:
-        return f"{self.name} {'ok' if self.ok else 'FAILED'}: {self.detail}"
+        state = "ok" if self.ok and not self.warning else "WARNING" if self.ok else "FAILED"
+        return f"{self.name} {state}: {self.detail}"
 
 
 class _CountingImap(ImapSource):
@@ -55,6 +57,8 @@ def check_all(config_path: str | os.PathLike[str] | None) -> Iterator[Step]:
         yield Step("config", False, str(exc))
         return
     yield Step("config", True, str(Path(path).resolve()))
+    for warning in config.warnings:
+        yield Step("config", True, warning, warning=True)
     secrets = [config.mailbox.password, config.smtp.password]
     for step in (
         check_roster(config),
@@ -79,11 +83,13 @@ def check_roster(config: Config) -> Step:
 
 
 def check_database(config: Config) -> Step:
-    where = safe_url(config.database_url)
     try:
+        where = safe_url(config.database_url)
         db = open_database(config.database_url, migrate=False)
     except DatabaseError as exc:
         return Step("database", False, str(exc))
+    except Exception as exc:  # a malformed URL: one line, never the URL (it may hold a password)
+        return Step("database", False, f"cannot open the database: {type(exc).__name__}")
     try:
         current = current_revision(db.engine)
     except SQLAlchemyError as exc:

@@ -6,8 +6,10 @@ so the command line can print it and exit non-zero without a traceback.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -152,6 +154,7 @@ class Config:
     digest: DigestConfig
     watch: WatchConfig
     log_level: str = "INFO"
+    warnings: tuple[str, ...] = ()  # one line each: logged at start, shown by check-config
     web: WebConfig = field(default_factory=WebConfig)
     matching: MatchingConfig = MatchingConfig()
     roster_files: tuple[Path, ...] = ()  # one per campaign ([roster] files, or file)
@@ -278,6 +281,12 @@ class _Table:
             raise ConfigError(f"{self.where(key)}: give {key} or {file_key}, not both")
         if file_value is not None:
             try:
+                mode = file_value.stat().st_mode
+                if mode & stat.S_IROTH:
+                    raise ConfigError(
+                        f"{self.where(file_key)}: {file_value} is readable by other users; "
+                        f"run chmod o-rwx on it (600 is best)"
+                    )
                 return file_value.read_text(encoding="utf-8").strip()
             except OSError as exc:
                 raise ConfigError(
@@ -402,6 +411,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         rel = url[len("sqlite:///") :]
         if rel and rel != ":memory:":
             url = f"sqlite:///{base / rel}"
+    _check_database_url(url)
 
     mailbox = _mailbox(table("mailbox"), base)
     smtp = _smtp(table("smtp"), base)
@@ -464,7 +474,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         storage_dir=storage_dir,
         roster_file=roster_file,
         roster_files=roster_files,
-        templates_dir=table("templates").path("dir", base, None),
+        templates_dir=_templates_dir(table("templates"), base),
         schedule=schedule,
         reminders=reminders,
         receipts=receipts,
@@ -472,6 +482,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         watch=watch,
         log_level=level,
         matching=matching,
+        warnings=_plain_text_warnings(mailbox, smtp),
         web=_web(table("web"), base),
     )
 
@@ -501,6 +512,69 @@ def _web(t: _Table, base: Path) -> WebConfig:
         secret_key=t.secret("secret_key", base, "web-secret"),
         threads=t.integer("threads", 4, 1, 64),
     )
+
+
+def _check_database_url(url: str) -> None:
+    """A malformed URL (a port that is not a number, an unknown driver) is one line here,
+    not a traceback later. The message never repeats the URL: it may hold a password."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        make_url(url).get_dialect()
+    except NoSuchModuleError as exc:
+        raise ConfigError(f"[database] url: unknown database driver ({exc})") from None
+    except (ArgumentError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "@" in reason or "://" in reason:
+            reason = type(exc).__name__
+        raise ConfigError(f"[database] url: not a valid database URL ({reason})") from None
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _plain_text_warnings(mailbox: MailboxConfig, smtp: SmtpConfig) -> tuple[str, ...]:
+    """`security = "none"` sends the password in clear: fine on loopback only."""
+    out = []
+    if mailbox.type == "imap" and mailbox.security == "none" and not _loopback(mailbox.host):
+        out.append(
+            f'[mailbox] security = "none": the password and all mail cross the network '
+            f"to {mailbox.host} unencrypted; use ssl or starttls"
+        )
+    if smtp.configured and smtp.security == "none" and not _loopback(smtp.host):
+        out.append(
+            f'[smtp] security = "none": the password and all mail cross the network '
+            f"to {smtp.host} unencrypted; use ssl or starttls"
+        )
+    return tuple(out)
+
+
+def _templates_dir(t: _Table, base: Path) -> Path | None:
+    """The override folder for the email templates. Templates are code: a folder (or a
+    template in it) that group or others can write is refused."""
+    folder = t.path("dir", base, None)
+    if folder is None:
+        return None
+    try:
+        entries = [folder, *folder.iterdir()] if folder.is_dir() else [folder]
+        for entry in entries:
+            mode = entry.stat().st_mode
+            if mode & (stat.S_IWGRP | stat.S_IWOTH):
+                raise ConfigError(
+                    f"[templates] dir: {entry} is writable by group or others; run chmod go-w on it"
+                )
+    except FileNotFoundError:
+        raise ConfigError(f"[templates] dir: {folder} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"[templates] dir: cannot read {folder}: {exc.strerror}") from None
+    return folder
 
 
 def _mailbox(t: _Table, base: Path) -> MailboxConfig:

@@ -32,6 +32,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from intake.completeness import MISSING_LABELS
+from tracker.cells import as_text, is_formula_like
 from tracker.evidence import slot_completeness
 from tracker.models import Attachment, Liaison, Message, MessageUnit, Slot, Unit
 from tracker.reference import registration_number
@@ -90,7 +91,6 @@ MESSAGE_COLUMNS: tuple[tuple[str, float], ...] = (
     ("文字材料", 18),
     ("依据", 50),
 )
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -323,7 +323,7 @@ def text_value(value: str) -> str:
 def csv_value(value: object) -> str:
     """A CSV field that no spreadsheet reads as a formula (a leading ' when it could)."""
     text = "" if value is None else str(value)
-    if isinstance(value, str) and text.startswith(FORMULA_STARTS):
+    if is_formula_like(value):
         return "'" + text
     return text
 
@@ -360,6 +360,7 @@ class _Sheet:
         c = WriteOnlyCell(self.ws, value)
         if isinstance(value, str) and value:
             c.data_type = "s"  # text stays text: "=..." is never a formula
+            as_text(c)  # ... also once a clerk edits the cell (Excel's quote prefix)
         if fmt:
             c.number_format = fmt
         if fill:

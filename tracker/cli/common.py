@@ -65,6 +65,8 @@ def open_app(ctx: click.Context) -> App:
             path = find_config_path(obj.get("config_path"))
             app = App.from_path(path)
             _setup_logging(app.config.log_level, obj.get("verbose", False))
+            for warning in app.config.warnings:
+                logging.getLogger("tracker.config").warning("%s", warning)
             app.roster  # noqa: B018  (validate the roster at the edge)
             app.db  # noqa: B018
         obj["app"] = app

@@ -25,11 +25,11 @@ from typing import Any, cast
 
 from jinja2 import (
     ChoiceLoader,
-    Environment,
     FileSystemLoader,
     StrictUndefined,
     select_autoescape,
 )
+from jinja2.sandbox import SandboxedEnvironment
 
 from tracker.config import Config
 from tracker.roster import period_of
@@ -93,12 +93,14 @@ def size_label(size: int | None) -> str:
 
 
 @lru_cache(maxsize=8)
-def _environment(templates_dir: str | None) -> Environment:
+def _environment(templates_dir: str | None) -> SandboxedEnvironment:
     loaders = []
     if templates_dir:
         loaders.append(FileSystemLoader(templates_dir))
     loaders.append(FileSystemLoader(str(PACKAGED)))
-    env = Environment(
+    # Sandboxed: a template (the packaged ones, or an office's override) can read the values
+    # it is given and call the filters below, never Python's internals.
+    env = SandboxedEnvironment(
         loader=ChoiceLoader(loaders),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
         undefined=StrictUndefined,
