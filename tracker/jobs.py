@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from intake.mailbox import MailboxError
 from tracker.app import App
@@ -113,9 +114,12 @@ class Jobs:
         recorder = app.recorder(self.clock, on_recorded=hook, should_stop=self.should_stop)
         try:
             report = recorder.poll_once(app.source())
-        except MailboxError as exc:
-            if self.watch.poll_failed(str(exc)):
-                self.on_mail_queued()
+        except MailboxError as exc:  # also RecordingFailed: storage or database trouble
+            try:
+                if self.watch.poll_failed(str(exc)):
+                    self.on_mail_queued()
+            except SQLAlchemyError as db_exc:  # the database itself may be what failed
+                log.warning("could not count the failed poll: %s", type(db_exc).__name__)
             raise JobFailed(str(exc)) from None
         self._after_poll(report)
         return report.new > 0

@@ -18,7 +18,7 @@ from hashlib import sha256
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from intake.cloudlinks import find_cloud_links
@@ -64,6 +64,24 @@ KEPT_HEADERS = (
 )
 
 OnRecorded = Callable[[Session, Message], None]
+
+
+class RecordingFailed(MailboxError):
+    """Storage or the database failed while a mail was being recorded; nothing of it was
+    kept. Handled as a mailbox error: one line, the poll fails and counts towards the
+    staff alert ([watch] failures_before_alert), and the mail is taken again next time."""
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, SQLAlchemyError):
+        orig = getattr(exc, "orig", None)
+        text = str(orig) if orig is not None else type(exc).__name__
+    elif isinstance(exc, OSError) and exc.strerror:
+        where = f" ({exc.filename})" if exc.filename else ""
+        text = f"{exc.strerror}{where}"
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(text.split())[:300]
 
 
 @dataclass(frozen=True)
@@ -341,10 +359,22 @@ class Recorder:
         except Exception as exc:
             if isinstance(exc, IntegrityError) and self._exists(digest):
                 return None  # another poller recorded it a moment ago
+            if isinstance(exc, (OSError, SQLAlchemyError)):
+                # Storage or database trouble (a full or read-only disk, a lost database):
+                # the transaction is rolled back, the checkpoint stays, the poll fails in
+                # one line, and the next poll with room records this mail whole.
+                raise RecordingFailed(
+                    f"could not record mail uid {fetched.uid} of {key}: {_one_line(exc)}"
+                ) from exc
             log.exception(
                 "could not record mail uid %s of %s in full; keeping it raw", fetched.uid, key
             )
-            return self._record_bare(fetched, key, uidvalidity, digest, _describe(exc))
+            try:
+                return self._record_bare(fetched, key, uidvalidity, digest, _describe(exc))
+            except (OSError, SQLAlchemyError) as bare_exc:
+                raise RecordingFailed(
+                    f"could not record mail uid {fetched.uid} of {key}: {_one_line(bare_exc)}"
+                ) from bare_exc
 
     def _exists(self, digest: str) -> bool:
         with self.db.session() as s:
