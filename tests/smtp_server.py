@@ -48,6 +48,10 @@ class _Handler:
     pass_count: int = 0  # messages accepted before fail_count/drop_count apply
     rejected: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # called when a recipient is taken / a message is taken (before the 250 goes back):
+    # a test kills the sending process there to crash it at that exact instant
+    on_rcpt: Callable[[], None] | None = None
+    on_data: Callable[[], None] | None = None
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
@@ -55,6 +59,8 @@ class _Handler:
         if address.lower() in self.rejected:
             return "550 5.1.1 User unknown"
         envelope.rcpt_tos.append(address)
+        if self.on_rcpt is not None:
+            self.on_rcpt()
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
@@ -73,6 +79,8 @@ class _Handler:
                 return self.fail_reply
             data = envelope.original_content or envelope.content
             self.received.append(Received(envelope.mail_from, tuple(envelope.rcpt_tos), data))
+        if self.on_data is not None:
+            self.on_data()
         return "250 2.0.0 OK"
 
 

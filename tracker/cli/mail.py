@@ -19,7 +19,7 @@ from rich.table import Table
 
 from intake.addresses import BadAddress, check_address
 from tracker.cli.common import AS_OF, fail, open_app
-from tracker.outgoing.outbox import DeliveryReport, deliver_now, list_outbox
+from tracker.outgoing.outbox import STATES, DeliveryReport, deliver_now, list_outbox, resend
 
 if TYPE_CHECKING:
     from tracker.app import App
@@ -157,17 +157,19 @@ def digest(
     sys.exit(_delivery_lines(report.delivery))
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
-@click.option(
-    "--state",
-    type=click.Choice(["pending", "sending", "sent", "failed", "cancelled"]),
-    help="Only rows in this state.",
-)
+@click.option("--state", type=click.Choice(list(STATES)), help="Only rows in this state.")
 @click.option("--deliver", is_flag=True, help="Deliver what is due now before listing.")
 @click.pass_context
 def outbox(ctx: click.Context, as_json: bool, state: str | None, deliver: bool) -> None:
-    """List the outgoing mail: what was sent, what waits, what failed and why."""
+    """List the outgoing mail: what was sent, what waits, what failed and why.
+
+    A mail whose delivery was interrupted after the server may have taken it is
+    "uncertain" (可能已发出): it is never resent on its own; `outbox resend ID` sends it
+    again once you know it did not arrive."""
+    if ctx.invoked_subcommand is not None:
+        return
     app = open_app(ctx)
     code = 0
     if deliver:
@@ -199,3 +201,17 @@ def outbox(ctx: click.Context, as_json: bool, state: str | None, deliver: bool) 
         )
     Console().print(table)
     sys.exit(code)
+
+
+@outbox.command("resend")
+@click.argument("row_id", metavar="ID", type=int)
+@click.pass_context
+def outbox_resend(ctx: click.Context, row_id: int) -> None:
+    """Send an uncertain (可能已发出) or failed mail again: check first that it did not
+    arrive, since an uncertain one may already be in the recipient's mailbox."""
+    app = open_app(ctx)
+    try:
+        previous = resend(app.db, row_id, app.clock().now())
+    except (LookupError, ValueError) as exc:
+        fail(str(exc))
+    click.echo(f"outbox #{row_id}: {previous} -> pending; it goes out with the next delivery")

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, selectinload
 from tracker.clock import Clock
 from tracker.config import Config
 from tracker.db import Database
-from tracker.models import Message, MessageUnit, ServiceState, Submission, Unit
+from tracker.models import Message, MessageUnit, Outbox, ServiceState, Submission, Unit
 from tracker.outgoing.emails import (
     InlineImage,
     base_context,
@@ -341,6 +341,17 @@ def digest_context(
             select(Message).where(Message.decision == "review").order_by(Message.received_at)
         )
     ]
+    uncertain = [
+        {
+            "id": o.id,
+            "to": "、".join(o.recipients),
+            "subject": o.subject or "（无主题）",
+            "when": o.next_attempt_at.astimezone(tz).strftime("%m-%d %H:%M"),
+        }
+        for o in session.scalars(
+            select(Outbox).where(Outbox.state == "uncertain").order_by(Outbox.id)
+        )
+    ]
     no_address = [n for n in units_without_address(session) if n in roster_names]
     owing = {s.unit for s in statuses if s.state in ("open", "missing")}
 
@@ -384,6 +395,7 @@ def digest_context(
         overdue_rows=[row(s) for s in overdue],
         reports=reports,
         review=review,
+        uncertain=uncertain,
         no_address=[{"unit": n, "owing": n in owing} for n in no_address],
         periods=[{"period": p, "label": f"{int(p[5:])}月"} for p in periods],
         ytd=ytd,

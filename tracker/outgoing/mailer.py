@@ -14,7 +14,7 @@ import contextlib
 import smtplib
 import socket
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 
 from tracker.config import SmtpConfig
@@ -23,11 +23,20 @@ from tracker.config import SmtpConfig
 class TransportError(Exception):
     """Delivery failed. `permanent`: retrying the same message will not help."""
 
-    def __init__(self, message: str, permanent: bool = False, *, stop_batch: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        permanent: bool = False,
+        *,
+        stop_batch: bool = False,
+        answered: bool = False,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.permanent = permanent
         self.stop_batch = stop_batch
+        # the server answered with a refusal: it did not take the message
+        self.answered = answered
 
 
 class SmtpMailer:
@@ -124,12 +133,31 @@ class SmtpMailer:
 
     # -- sending ------------------------------------------------------------------------
 
-    def send(self, mime_bytes: bytes, sender: str, recipients: Sequence[str]) -> None:
-        """Send one message; raise `TransportError` when it did not go through."""
+    def send(
+        self,
+        mime_bytes: bytes,
+        sender: str,
+        recipients: Sequence[str],
+        *,
+        before_data: Callable[[], None] | None = None,
+    ) -> None:
+        """Send one message; raise `TransportError` when it did not go through.
+
+        `before_data` runs after the server took MAIL FROM and every RCPT TO, right before
+        the DATA command: until then the message provably has not been delivered.
+        """
         if not recipients:
             raise TransportError("no recipients", True)
         conn = self._conn or self._connect()
         self._conn = conn
+        if before_data is not None:
+            data = conn.data
+
+            def data_after_hook(msg: bytes | str) -> tuple[int, bytes]:
+                before_data()
+                return data(msg)
+
+            setattr(conn, "data", data_after_hook)  # noqa: B010  (sendmail calls self.data)
         try:
             refused = conn.sendmail(sender, list(recipients), mime_bytes)
         except smtplib.SMTPRecipientsRefused as exc:
@@ -140,23 +168,32 @@ class SmtpMailer:
             )
             self._reset()
             raise TransportError(
-                f"recipients refused: {detail}", all(500 <= c < 600 for c in codes)
+                f"recipients refused: {detail}", all(500 <= c < 600 for c in codes), answered=True
             ) from None
         except smtplib.SMTPResponseException as exc:
             code = exc.smtp_code
             self._reset(drop=code == 421 or code < 400)
             raise TransportError(
-                f"server said {code} {self._scrub(_text(exc.smtp_error))}", 500 <= code < 600
+                f"server said {code} {self._scrub(_text(exc.smtp_error))}",
+                500 <= code < 600,
+                answered=400 <= code < 600,
             ) from None
         except (smtplib.SMTPException, OSError) as exc:
             self._reset(drop=True)
             raise TransportError(f"connection lost while sending ({_oserror(exc)})") from None
+        except BaseException:
+            self._reset(drop=True)  # e.g. before_data failed: the session is mid-transaction
+            raise
+        finally:
+            if before_data is not None:
+                with contextlib.suppress(AttributeError):
+                    del conn.data
         if refused:
             detail = "; ".join(
                 f"{rcpt}: {code} {self._scrub(_text(msg))}" for rcpt, (code, msg) in refused.items()
             )
             # Some recipients got it; resending would double it for them. Record, do not retry.
-            raise TransportError(f"partly delivered, refused: {detail}", True)
+            raise TransportError(f"partly delivered, refused: {detail}", True, answered=True)
 
     def _reset(self, drop: bool = False) -> None:
         conn = self._conn

@@ -5,9 +5,13 @@
   is what makes a mail go out once, across restarts and concurrent workers.
 - `deliver_pending` claims one row at a time with a conditional UPDATE
   (pending -> sending, checked by rowcount), so two workers never send one row. While a
-  row is "sending", `next_attempt_at` is its lease: a worker that crashed mid-send leaves
-  the row "sending" until the lease runs out, then it goes back to pending and is sent
-  again with the same Message-ID (set at enqueue), so a duplicate is recognisable.
+  row is "sending" or "delivering", `next_attempt_at` is its lease.
+- Nothing is sent twice. Right before the SMTP DATA command the row is committed as
+  "delivering". A row a crash left "sending" provably never reached DATA: once its lease
+  runs out it goes back to pending and is sent. A row left "delivering" (or whose
+  connection broke during DATA) may have been accepted by the server: it becomes
+  "uncertain" (可能已发出), is shown to staff (`outbox`, the digest) and is never resent on
+  its own; `outbox resend ID` sends it again when staff have checked it did not arrive.
 - Temporary failures retry with exponential backoff; after `max_attempts` (or a permanent
   failure) the row is "failed" with the last error. A reminder whose slot has received a
   report meanwhile is "cancelled" instead of sent.
@@ -16,7 +20,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import policy
@@ -37,7 +41,10 @@ from tracker.outgoing.mailer import SmtpMailer, TransportError
 
 log = logging.getLogger(__name__)
 
-STATES = ("pending", "sending", "sent", "failed", "cancelled")
+STATES = ("pending", "sending", "delivering", "sent", "uncertain", "failed", "cancelled")
+UNCERTAIN_NOTE = (
+    "可能已发出：发送中断于服务器接收阶段，未自动重发；确认对方未收到后可用 outbox resend 重发"
+)
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(minutes=2)
 BACKOFF_MAX = timedelta(hours=6)
@@ -48,7 +55,14 @@ class Mailer(Protocol):
     @property
     def sender(self) -> str: ...
 
-    def send(self, mime_bytes: bytes, sender: str, recipients: Sequence[str]) -> None: ...
+    def send(
+        self,
+        mime_bytes: bytes,
+        sender: str,
+        recipients: Sequence[str],
+        *,
+        before_data: Callable[[], None] | None = None,
+    ) -> None: ...
 
 
 @dataclass
@@ -57,6 +71,7 @@ class DeliveryReport:
     retrying: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
     cancelled: list[int] = field(default_factory=list)
+    uncertain: list[int] = field(default_factory=list)
     reclaimed: int = 0
     errors: list[str] = field(default_factory=list)
     stopped: str | None = None  # why the batch stopped early (SMTP down, login refused)
@@ -73,6 +88,8 @@ class DeliveryReport:
             parts.append(f"{len(self.failed)} failed")
         if self.cancelled:
             parts.append(f"{len(self.cancelled)} cancelled")
+        if self.uncertain:
+            parts.append(f"{len(self.uncertain)} uncertain (maybe sent; not resent)")
         if self.reclaimed:
             parts.append(f"{self.reclaimed} reclaimed after a crash")
         return ", ".join(parts)
@@ -146,14 +163,53 @@ def backoff(attempts: int) -> timedelta:
 
 
 def reclaim_stuck(db: Database, now: datetime) -> int:
-    """Rows left "sending" by a crashed worker whose lease ran out go back to pending."""
+    """Rows a crashed worker left in flight, once their lease ran out: "sending" (DATA
+    never started: provably not delivered) go back to pending; "delivering" (the server
+    may have accepted it) become "uncertain" and wait for staff."""
     with db.session() as s:
         result = s.execute(
             update(Outbox)
             .where(Outbox.state == "sending", Outbox.next_attempt_at <= _utc(now))
-            .values(state="pending", last_error="interrupted while sending; will resend")
+            .values(state="pending", last_error="interrupted before sending; will send")
         )
+        uncertain = s.execute(
+            update(Outbox)
+            .where(Outbox.state == "delivering", Outbox.next_attempt_at <= _utc(now))
+            .values(state="uncertain", last_error=UNCERTAIN_NOTE)
+        )
+        if uncertain.rowcount:  # type: ignore[attr-defined]
+            log.warning(
+                "outbox: %d mail(s) interrupted during delivery marked uncertain, not resent",
+                uncertain.rowcount,  # type: ignore[attr-defined]
+            )
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _entering_data(db: Database, row_id: int) -> None:
+    """Committed before the DATA command: from here a crash means "maybe sent"."""
+    with db.session() as s:
+        s.execute(
+            update(Outbox)
+            .where(Outbox.id == row_id, Outbox.state == "sending")
+            .values(state="delivering")
+        )
+
+
+def resend(db: Database, row_id: int, now: datetime) -> str:
+    """Staff asked to send row `row_id` again (it is "uncertain" or "failed"); returns its
+    previous state. Raises LookupError / ValueError with a one-line reason."""
+    with db.session() as s:
+        row = s.get(Outbox, row_id)
+        if row is None:
+            raise LookupError(f"outbox #{row_id}: no such mail")
+        if row.state not in ("uncertain", "failed"):
+            raise ValueError(
+                f"outbox #{row_id} is {row.state}: only uncertain or failed mail is resent"
+            )
+        previous = row.state
+        row.state, row.next_attempt_at = "pending", _utc(now)
+        row.last_error = f"resend requested by staff (was {previous})"
+        return previous
 
 
 def _claim(db: Database, row_id: int, now: datetime, lease: timedelta) -> bool:
@@ -219,16 +275,29 @@ def deliver_pending(
                 report.cancelled.append(row_id)
                 continue
             mime, recipients, attempts = row.mime, list(row.recipients), row.attempts
+        in_data = False
+
+        def before_data(row_id: int = row_id) -> None:
+            nonlocal in_data
+            _entering_data(db, row_id)
+            in_data = True
+
         try:
-            mailer.send(mime, mailer.sender, recipients)
+            mailer.send(mime, mailer.sender, recipients, before_data=before_data)
         except Exception as exc:
             if isinstance(exc, TransportError):
                 err, permanent, stop = exc.message, exc.permanent, exc.stop_batch
+                answered = exc.answered
             else:  # a bug or an unexpected library error: keep the row, say what it was
                 log.exception("outbox: unexpected error sending #%s", row_id)
                 err, permanent, stop = f"{exc.__class__.__name__}: {exc}", False, False
+                answered = False
             report.errors.append(f"#{row_id}: {err}")
-            _after_failure(db, row_id, err, permanent, attempts, max_attempts, now, report)
+            if in_data and not answered:
+                # lost during DATA: the server may have taken it; never resend on our own
+                _mark_uncertain(db, row_id, err, report)
+            else:
+                _after_failure(db, row_id, err, permanent, attempts, max_attempts, now, report)
             if stop:
                 report.stopped = err
                 break
@@ -241,6 +310,17 @@ def deliver_pending(
             )
         report.sent.append(row_id)
     return report
+
+
+def _mark_uncertain(db: Database, row_id: int, err: str, report: DeliveryReport) -> None:
+    with db.session() as s:
+        s.execute(
+            update(Outbox)
+            .where(Outbox.id == row_id)
+            .values(state="uncertain", last_error=f"{UNCERTAIN_NOTE}（{err[:500]}）")
+        )
+    report.uncertain.append(row_id)
+    log.warning("outbox #%s: interrupted during delivery (%s); marked uncertain", row_id, err)
 
 
 def _after_failure(

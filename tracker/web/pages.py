@@ -36,6 +36,8 @@ OUTBOX_KINDS = {
 OUTBOX_STATES = {
     "pending": "待发送",
     "sending": "发送中",
+    "delivering": "发送中",
+    "uncertain": "可能已发出",
     "sent": "已发送",
     "failed": "发送失败",
     "cancelled": "已取消",
