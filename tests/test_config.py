@@ -26,6 +26,8 @@ def test_it_reads_the_example_config_with_its_documented_defaults(tmp_path: Path
     secret.write_text("AUTHCODE123\n")
     smtp_secret = tmp_path / "smtp-password"
     smtp_secret.write_text("SMTPCODE\n")
+    secret.chmod(0o600)  # secret files others can read are refused
+    smtp_secret.chmod(0o600)
     text = (ROOT / "config.example.toml").read_text(encoding="utf-8")
     text = text.replace("/etc/report-intake/imap-password", str(secret))
     text = text.replace("/etc/report-intake/smtp-password", str(smtp_secret))

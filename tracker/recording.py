@@ -274,6 +274,15 @@ class Recorder:
     # -- the pass ---------------------------------------------------------------------
 
     def poll_once(self, source: MailSource) -> PollReport:
+        """One pass over `source`. Storage or database trouble anywhere in it (the
+        checkpoint, a mail, the marks) is a `RecordingFailed`: one line, counted like a
+        mailbox error, nothing half-recorded."""
+        try:
+            return self._poll_once(source)
+        except (OSError, SQLAlchemyError) as exc:
+            raise RecordingFailed(f"intake from {source.key} failed: {_one_line(exc)}") from exc
+
+    def _poll_once(self, source: MailSource) -> PollReport:
         report = PollReport(source=source.key)
         source.open()
         try:
