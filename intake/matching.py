@@ -546,13 +546,32 @@ _HEADER_LINE = re.compile(
     r"抄送|副本|cc|主题|主旨|subject)\s*[:：]",
     re.IGNORECASE,
 )
+# Matched one line at a time (never across lines: `\s*` over a run of blank lines made
+# the old multi-line pattern quadratic); the value may stand on the next line.
 _FWD_FROM = re.compile(
-    r"^\s*(?:发件人|寄件者|寄件人|from)\s*[:：]\s*(.+)$", re.IGNORECASE | re.MULTILINE
+    r"[ \t]{0,40}(?:发件人|寄件者|寄件人|from)[ \t]{0,20}[:：](.*)", re.IGNORECASE
 )
-_FWD_SUBJECT = re.compile(
-    r"^\s*(?:主题|主旨|subject)\s*[:：]\s*(.+)$", re.IGNORECASE | re.MULTILINE
-)
-_ADDRESS = re.compile(r"[a-z0-9._%+\-]+@[a-z0-9.\-]+\.[a-z]{2,}", re.IGNORECASE)
+_FWD_SUBJECT = re.compile(r"[ \t]{0,40}(?:主题|主旨|subject)[ \t]{0,20}[:：](.*)", re.IGNORECASE)
+_ADDRESS = re.compile(r"[a-z0-9._%+\-]{1,64}@[a-z0-9.\-]{1,253}\.[a-z]{2,63}", re.IGNORECASE)
+MAX_HEADER_LINE = 1000
+
+
+def _quoted_header(quoted: str, pattern: re.Pattern[str]) -> str | None:
+    """The value of the first quoted header line `pattern` matches, or None."""
+    lines = quoted.splitlines()
+    for index, line in enumerate(lines):
+        found = pattern.match(line[:MAX_HEADER_LINE])
+        if not found:
+            continue
+        value = found.group(1).strip()
+        after = index + 1
+        while not value and after < min(len(lines), index + 4):
+            value = lines[after][:MAX_HEADER_LINE].strip()
+            after += 1
+        return value or None
+    return None
+
+
 _DATE_ONLY = re.compile(
     r"^\s*(?:20[0-9]{2}|[〇零一二三四五六七八九]{4})\s*[年.\-/]\s*\S{1,3}\s*[月.\-/]\s*\S{1,3}\s*日?\s*$"
 )
@@ -572,15 +591,14 @@ def _read_places(mail: ParsedMail) -> _Places:
     own, quoted = split_quoted(body)
     forwarded_body = ""
     if quoted and is_forward(mail):
-        found = _FWD_FROM.search(quoted)
-        if found:
-            line = found.group(1)
+        line = _quoted_header(quoted, _FWD_FROM)
+        if line:
             address = _ADDRESS.search(line)
             places.forward_from_addr = address.group().lower() if address else ""
             places.forward_from_name = _ADDRESS.sub("", line).strip(" \"'<>;；[]【】")
-        subject = _FWD_SUBJECT.search(quoted)
+        subject = _quoted_header(quoted, _FWD_SUBJECT)
         if subject:
-            places.forward_subject = strip_reply_prefixes(subject.group(1).strip())
+            places.forward_subject = strip_reply_prefixes(subject)
         forwarded_body = "\n".join(
             line
             for line in quoted.splitlines()

@@ -72,6 +72,20 @@ TEXT_SHAPES: dict[str, Callable[[int], str]] = {
     "urls": lambda n: "https://a" * (n // 9),
     "random": _random_text,
 }
+QUOTE = "我局图片见附件。\n-----Original Message-----\n"
+# Forwards and liaison forms take other paths through the matcher (the forwarded header
+# block, the liaison fields in the body): the same shapes under those subjects.
+SUBJECT_SHAPES: dict[str, tuple[str, Callable[[int], str]]] = {
+    "forward_blank_lines": ("转发：县林业局5月", lambda n: QUOTE + "\n" * n + "x"),
+    "forward_blank_spaces": ("转发：县林业局5月", lambda n: QUOTE + " \n" * (n // 2)),
+    "forward_from_letters": ("转发：县林业局5月", lambda n: QUOTE + "发件人：" + "a" * n),
+    "forward_from_lines": ("转发：县林业局5月", lambda n: QUOTE + "发件人：\n" * (n // 5)),
+    "forward_subject_lines": ("Fw: 县林业局", lambda n: QUOTE + "主题：\n\n" * (n // 5)),
+    "forward_random": ("转发：县林业局5月", lambda n: QUOTE + _random_text(n)),
+    "liaison_labels": ("县林业局联络员信息表", lambda n: "电子邮箱：" * (n // 5)),
+    "liaison_random": ("县林业局联络员信息表", lambda n: _random_text(n)),
+    "reply_random": ("回复：县林业局5月", lambda n: _random_text(n)),
+}
 HTML_SHAPES: dict[str, Callable[[int], str]] = {
     "repeated_title": lambda n: "<title>" * (n // 7),
     "repeated_script": lambda n: "<script" * (n // 7),
@@ -106,10 +120,10 @@ def _cpu_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _raw(text: str | None = None, html: str | None = None) -> bytes:
+def _raw(text: str | None = None, html: str | None = None, subject: str = "县林业局5月") -> bytes:
     """A mail with an 8-bit body (built by hand: the stdlib's encoder is slow on 1 MB)."""
     head = (
-        "From: lyj@example.com\r\nTo: xtxgov@126.com\r\nSubject: 县林业局5月\r\n"
+        f"From: lyj@example.com\r\nTo: xtxgov@126.com\r\nSubject: {subject}\r\n"
         "Message-ID: <hostile@example.com>\r\nMIME-Version: 1.0\r\n"
     )
     if html is None:
@@ -151,6 +165,12 @@ def _assert_linear(make_raw: Callable[[int], bytes]) -> None:
 @pytest.mark.parametrize("shape", sorted(TEXT_SHAPES))
 def test_it_reads_a_hostile_text_body_in_linear_time(shape: str) -> None:
     _assert_linear(lambda n: _raw(text=TEXT_SHAPES[shape](n)))
+
+
+@pytest.mark.parametrize("shape", sorted(SUBJECT_SHAPES))
+def test_it_reads_a_hostile_forward_or_form_in_linear_time(shape: str) -> None:
+    subject, body = SUBJECT_SHAPES[shape]
+    _assert_linear(lambda n: _raw(text=body(n), subject=subject))
 
 
 @pytest.mark.parametrize("shape", sorted(HTML_SHAPES))
