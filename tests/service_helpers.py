@@ -36,6 +36,7 @@ def service_config(
     watch: str = "",
     smtp_extra: str = "",
     roster: Path = ROSTER,
+    receipts: str = "",
 ) -> Path:
     """A config for `box` (plain IMAP on loopback) and, with `smtp_port`, aiosmtpd."""
     pw_file = tmp_path / "imap-password"
@@ -77,6 +78,9 @@ file = "{roster}"
 
 [watch]
 {watch}
+
+[receipts]
+{receipts}
 
 [logging]
 level = "DEBUG"

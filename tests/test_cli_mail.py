@@ -89,3 +89,100 @@ def test_send_without_smtp_is_a_clear_error(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "[smtp] is not configured" in result.output
     assert "Traceback" not in result.output
+
+
+def _without_smtp_or_recipients(tmp_path: Path) -> Path:
+    cfg = write_config(tmp_path, smtp_port=25)
+    text = cfg.read_text(encoding="utf-8")
+    start, end = text.index("[smtp]"), text.index("[database]")
+    text = text[:start] + text[end:]
+    text = text.replace('staff = ["clerk@xtx.gov.cn"]', "staff = []")
+    start = text.index("[digest]")
+    cfg.write_text(text[:start], encoding="utf-8")
+    return cfg
+
+
+def test_digest_dry_run_needs_no_smtp_and_no_recipients(tmp_path: Path) -> None:
+    cfg = _without_smtp_or_recipients(tmp_path)
+    html = tmp_path / "preview.html"
+    result = CliRunner().invoke(
+        main,
+        ["--config", str(cfg), "digest", "--as-of", "2023-05-22", "--dry-run", "--out", str(html)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "to: (nobody" in result.output and "dry run: nothing sent" in result.output
+    page = html.read_text(encoding="utf-8")
+    assert "报送周报" in page and "河口镇" in page
+    # with an address to preview for, but still no [smtp] from
+    result = CliRunner().invoke(
+        main,
+        [
+            "--config",
+            str(cfg),
+            "digest",
+            "--as-of",
+            "2023-05-22",
+            "--dry-run",
+            "--to",
+            "me@xtx.gov.cn",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+
+
+def test_every_mail_command_without_smtp_fails_in_one_line(tmp_path: Path) -> None:
+    cfg = _without_smtp_or_recipients(tmp_path)
+    for args in (
+        ["remind", "--as-of", "2023-05-22"],
+        ["digest", "--as-of", "2023-05-22"],
+        ["digest", "--as-of", "2023-05-22", "--to", "me@xtx.gov.cn"],
+        ["outbox", "--deliver"],
+    ):
+        result = CliRunner().invoke(main, ["--config", str(cfg), *args])
+        assert result.exit_code == 2, (args, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit), args
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("report-intake: error:"), (args, lines)
+        assert "[smtp]" in lines[0] or "recipients" in lines[0], (args, lines)
+    # the commands that only preview or take mail in work without it
+    for args in (["remind", "--as-of", "2023-05-22", "--dry-run"], ["poll", "--once"]):
+        result = CliRunner().invoke(main, ["--config", str(cfg), *args])
+        assert result.exit_code == 0, (args, result.output)
+
+
+def test_building_mail_without_a_sender_is_one_clear_error(tmp_path: Path) -> None:
+    import pytest
+
+    from tracker.config import load_config
+    from tracker.outgoing.emails import MailConfigError, Rendered, build_message
+
+    config = load_config(_without_smtp_or_recipients(tmp_path))
+    with pytest.raises(MailConfigError, match=r"^\[smtp\] from: missing"):
+        build_message(config, to=["a@example.com"], rendered=Rendered("s", "t", "<p>t</p>"))
+
+
+def test_the_digest_names_the_liaison_of_each_overdue_unit(tmp_path: Path) -> None:
+    from sqlalchemy import select
+
+    from tracker.models import Liaison, Unit
+
+    env = make_env(tmp_path, 2525)
+    mid = record_report(
+        env, units=["县发改局"], period="2023-04", received_at=at(2023, 4, 3),
+        from_addr="fgj.xtx@example.com", subject="县发改局联络员信息表", kind="liaison",
+        decision="ignored",
+    )  # fmt: skip
+    with env.db.session() as s:
+        unit = s.scalars(select(Unit).where(Unit.name == "县发改局")).one()
+        fields = {"姓名": "王小明", "手机": "13800001234", "办公电话": "0731-5700000"}
+        s.add(Liaison(unit_id=unit.id, message_id=mid, fields=fields, created_at=at(2023, 4, 3)))
+    env.db.dispose()
+    html = tmp_path / "digest.html"
+    code, out = run(
+        env.config.path, "digest", "--as-of", "2023-05-22", "--dry-run", "--out", str(html)
+    )
+    assert code == 0, out
+    page = html.read_text(encoding="utf-8")
+    row = page[page.index("往月逾期未报送") :]
+    row = row[row.index("县发改局") : row.index("</tr>", row.index("县发改局"))]
+    assert "联络员 王小明 13800001234" in row

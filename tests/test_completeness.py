@@ -187,9 +187,11 @@ def test_the_receipt_and_the_digest_say_what_to_send(polled: Path) -> None:
             lyj = s.scalars(select(Message).where(Message.from_addr == "lyj.xtx@example.com")).one()
             mzj = s.scalars(select(Message).where(Message.from_addr == "mzj.xtx@example.com")).one()
             text = render("receipt", receipt_context(s, lyj, app.config), None).text
-            assert "材料情况：尚缺文字材料（信息），请补充发送至 xtxgov@126.com" in text
+            assert "尚缺：文字材料（信息）。请补发：" in text and "文字材料：未见" in text
+            assert "可写在邮件正文中，或附 Word / PDF 文件" in text  # what to send
             text = render("receipt", receipt_context(s, mzj, app.config), None).text
-            assert "材料情况：齐全（活动图片 1 张，文字材料：邮件正文）" in text
+            assert "活动图片：1 张" in text and "文字材料：邮件正文" in text
+            assert "材料齐全，无需再发送" in text
             ctx, _ = digest_context(s, app.config, app.roster, when(2023, 7, 14).date())
             by_unit = {r["units"][0]: r for r in ctx["reports"]}
             assert by_unit["县人社局"]["materials"] == "尚缺活动图片，请补充发送"

@@ -59,7 +59,11 @@ def test_run_records_mail_over_idle_recovers_and_stops_on_sigterm(
     dovecot.append(report_mail("县林业局5月政务公开主题日活动", seed=1), date=SENT)
     # a long poll interval: mail appended later can only come in quickly through IDLE
     config = service_config(
-        tmp_path, dovecot, smtp_server.port, schedule="poll_interval = 3600\noutbox_interval = 5"
+        tmp_path,
+        dovecot,
+        smtp_server.port,
+        schedule="poll_interval = 3600\noutbox_interval = 5",
+        receipts="max_age_days = 3650",  # the sample mail is from May 2023: still answered
     )
     notify = NotifyListener()
     svc = Service(config, tmp_path, env={"NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "4000000"})

@@ -100,7 +100,7 @@ def test_reminders_once_per_stage_across_restarts(tmp_path: Path, smtp_server: S
         ("河口镇", "before:2"), ("排头乡", "before:2"), ("县消防救援大队", "before:2"),
     }  # fmt: skip
     bodies = [m.get_body(("plain",)).get_content() for m in smtp_server.messages()]
-    assert sum("还有1天" in b for b in bodies) == 3
+    assert sum("明日截止" in b for b in bodies) == 3  # due on the 25th, sent the 24th
     with env.db.session() as s:
         keys = set(s.scalars(select(Outbox.key)))
     assert not any(k.endswith(":before:7") for k in keys)
@@ -185,8 +185,8 @@ def test_receipt_is_a_threaded_auto_reply(tmp_path: Path, smtp_server: SmtpServe
     [r] = smtp_server.received
     msg = r.message
     assert r.rcpt_tos == ("hkz.xtx@example.com",)
-    # the sender's subject is never echoed (a stranger's ads must not ride on our mail)
-    assert str(msg["Subject"]) == "已收到：河口镇2023年5月活动情况报送"
+    # the unit, month and 登记编号; never the incoming subject (it could carry anything)
+    assert str(msg["Subject"]) == "已收到：河口镇2023年5月活动情况报送（登记编号 BS2023-0001）"
     texts = [msg.get_body((k,)).get_content() for k in ("plain", "html")]
     assert not any("5月政务公开主题日活动" in t for t in texts)
     assert msg["In-Reply-To"] == "<abc123@163.com>"
@@ -196,6 +196,10 @@ def test_receipt_is_a_threaded_auto_reply(tmp_path: Path, smtp_server: SmtpServe
     body = msg.get_body(("plain",)).get_content()
     for text in ("河口镇", "2023年5月", "按时报送", "活动照片1.jpg", "活动视频.mp4", "2023-06-03"):
         assert text in body, text
+    assert "登记编号：BS2023-0001" in body and "可直接回复本邮件补报或更正" in body
+    # nothing downloads the cloud link: the receipt promises nothing it does not do
+    assert "已登记链接，请在有效期前确认可下载" in body and "我们会在到期前下载" not in body
+    assert "请勿" not in body and "请勿" not in msg.get_body(("html",)).get_content()
 
 
 def test_receipt_guards(tmp_path: Path, smtp_server: SmtpServer) -> None:
@@ -234,7 +238,7 @@ def test_late_report_receipt_says_late(tmp_path: Path, smtp_server: SmtpServer) 
     assert _receipt_for(env, mid, clock)
     deliver_pending(env.db, SmtpMailer(env.config.smtp), clock)
     msg = smtp_server.messages()[0]
-    assert str(msg["Subject"]) == "已收到：排头乡2023年5月活动情况报送"
+    assert str(msg["Subject"]) == "已收到：排头乡2023年5月活动情况报送（登记编号 BS2023-0001）"
     assert "逾期报送" in msg.get_body(("plain",)).get_content()
 
 
@@ -323,3 +327,38 @@ def test_alert_mails_render(tmp_path: Path, smtp_server: SmtpServer) -> None:
     assert "LOGIN failed" in down.get_body(("html",)).get_content()
     assert "恢复" in str(up["Subject"])
     assert "2023-05-20 10:00" in up.get_body(("plain",)).get_content()
+
+
+def test_due_day_says_today_and_the_day_before_tomorrow(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    env = make_env(tmp_path, smtp_server.port, extra="[reminders]\ndays_before = [7, 1, 0]\n")
+    mailer = SmtpMailer(env.config.smtp)
+    send_reminders(env.db, env.roster, env.config, clock_on(date(2023, 5, 24)), mailer=mailer)
+    may = [m for m in smtp_server.messages() if "2023年5月" in str(m["Subject"])]
+    assert len(may) == 4
+    for m in may:
+        assert "明日截止" in str(m["Subject"]), m["Subject"]
+        for part in ("plain", "html"):
+            body = m.get_body((part,)).get_content()
+            assert "明日截止" in body and "还有" not in body
+            assert "可直接回复本邮件补报或更正" in body and "请勿" not in body
+    smtp_server.clear()
+    send_reminders(env.db, env.roster, env.config, clock_on(date(2023, 5, 25)), mailer=mailer)
+    may = [m for m in smtp_server.messages() if "2023年5月" in str(m["Subject"])]
+    assert len(may) == 4
+    for m in may:
+        assert "今日截止" in str(m["Subject"]) and "0天" not in str(m["Subject"])
+        body = m.get_body(("plain",)).get_content()
+        assert "今日截止" in body and "还有0天" not in body
+
+
+def test_a_late_start_on_the_due_day_says_today(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    """Down from the 23rd: on the 25th the catch-up sends before:2, worded for the day."""
+    env = make_env(tmp_path, smtp_server.port)
+    mailer = SmtpMailer(env.config.smtp)
+    rep = send_reminders(env.db, env.roster, env.config, clock_on(date(2023, 5, 25)), mailer=mailer)
+    assert {p.stage for p in rep.queued if p.period == "2023-05"} == {"before:2"}
+    for m in smtp_server.messages():
+        if "2023年5月" in str(m["Subject"]):
+            assert "今日截止" in m.get_body(("plain",)).get_content()

@@ -164,6 +164,7 @@ def test_poll_job_ticks_on_real_dovecot_alert_and_recover(
         smtp_server.port,
         password="wrong-code",
         watch="failures_before_alert = 3",
+        receipts="max_age_days = 3650",  # the sample mail is from May 2023: still answered
     )
     app = App.from_path(config)
     jobs = Jobs(app, Clock(app.config.timezone))
@@ -181,6 +182,7 @@ def test_poll_job_ticks_on_real_dovecot_alert_and_recover(
     assert jobs.poll() is False  # nothing new
     assert jobs.outbox() is True  # the recovery mail and the receipt
     subjects = [str(m["Subject"]) for m in smtp_server.messages()]
+    assert sum(s.startswith("已收到") for s in subjects) == 1
     assert sum(s.startswith("【系统告警】") for s in subjects) == 1
     assert sum(s.startswith("【系统恢复】") for s in subjects) == 1
     assert jobs.status.last_poll is not None and jobs.status.line().startswith("last poll ")

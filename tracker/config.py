@@ -89,6 +89,7 @@ class ReceiptsConfig:
     enabled: bool = True
     max_per_sender_per_day: int = 3
     max_per_hour: int = 30
+    max_age_days: int = 7  # older mail is recorded but never answered
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ class DigestConfig:
 class WatchConfig:
     failures_before_alert: int = 3
     quiet_days: int = 7
+    heartbeat_url: str = ""  # Healthchecks-style: GET after a good poll, GET /fail after a bad one
 
 
 @dataclass(frozen=True)
@@ -323,9 +325,9 @@ _TABLES: dict[str, set[str]] = {
         "enabled", "month_start", "days_before", "overdue_after", "copy_staff",
         "working_days_only",
     },
-    "receipts": {"enabled", "max_per_sender_per_day", "max_per_hour"},
+    "receipts": {"enabled", "max_per_sender_per_day", "max_per_hour", "max_age_days"},
     "digest": {"recipients", "thumbnails_per_report"},
-    "watch": {"failures_before_alert", "quiet_days"},
+    "watch": {"failures_before_alert", "quiet_days", "heartbeat_url"},
     "logging": {"level"},
     "web": {"listen", "base_url", "secret_key", "secret_key_file", "threads"},
     "matching": {"new_sender"},
@@ -439,6 +441,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         enabled=rec.boolean("enabled", True),
         max_per_sender_per_day=rec.integer("max_per_sender_per_day", 3, 0, 100),
         max_per_hour=rec.integer("max_per_hour", 30, 0, 10000),
+        max_age_days=rec.integer("max_age_days", 7, 1, 3650),
     )
     dig = table("digest")
     digest = DigestConfig(
@@ -449,6 +452,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     watch = WatchConfig(
         failures_before_alert=wat.integer("failures_before_alert", 3, 1, 1000),
         quiet_days=wat.integer("quiet_days", 7, 1, 365),
+        heartbeat_url=_heartbeat_url(wat),
     )
     log = table("logging")
     level = log.choice("level", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO")
@@ -575,6 +579,23 @@ def _templates_dir(t: _Table, base: Path) -> Path | None:
     except OSError as exc:
         raise ConfigError(f"[templates] dir: cannot read {folder}: {exc.strerror}") from None
     return folder
+
+
+def _heartbeat_url(t: _Table) -> str:
+    """A Healthchecks-style ping URL (http or https, a host, no spaces or quotes)."""
+    from urllib.parse import urlsplit
+
+    url = t.string("heartbeat_url")
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(c.isspace() or c in "<>\"'\\" for c in url)
+    ):
+        raise ConfigError(f"[watch] heartbeat_url: must be an http:// or https:// URL, not {url!r}")
+    return url
 
 
 def _mailbox(t: _Table, base: Path) -> MailboxConfig:

@@ -15,11 +15,12 @@ if TYPE_CHECKING:
 
 
 def receipt_hook(app: App, clock: Clock | None = None) -> OnRecorded | None:
-    """Queue a receipt for every matched report (when receipts are on) and the notices
-    about reports from a new sender address (tracker.senders), when SMTP is configured."""
+    """Answer what was recorded (a matched report's receipt, the 已收到，正在核实 note for
+    mail in review; when receipts are on) and send the notices about reports from a new
+    sender address (tracker.senders), when SMTP is configured."""
     if not app.config.smtp.configured:
         return None
-    from tracker.outgoing.receipts import queue_receipt
+    from tracker.outgoing.receipts import answer
     from tracker.senders import queue_sender_notices
 
     use = clock or app.clock()
@@ -28,7 +29,7 @@ def receipt_hook(app: App, clock: Clock | None = None) -> OnRecorded | None:
 
     def hook(session: Session, msg: Message) -> None:
         if receipts:
-            queue_receipt(session, msg, app.config, use, campaign=campaign)
+            answer(session, msg, app.config, use, campaign=campaign)
         queue_sender_notices(session, msg, app.config, use, campaign=campaign)
 
     return hook

@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from intake.mailbox import MailboxError
 from tracker.app import App
 from tracker.clock import Clock
+from tracker.heartbeat import ping
 from tracker.hooks import receipt_hook
 from tracker.models import Message
 from tracker.recording import PollReport
@@ -112,15 +113,21 @@ class Jobs:
         app = self.app
         hook = receipt_hook(app, self.clock)
         recorder = app.recorder(self.clock, on_recorded=hook, should_stop=self.should_stop)
+        beat = app.config.watch.heartbeat_url
         try:
             report = recorder.poll_once(app.source())
         except MailboxError as exc:  # also RecordingFailed: storage or database trouble
+            ping(beat, ok=False)
             try:
                 if self.watch.poll_failed(str(exc)):
                     self.on_mail_queued()
             except SQLAlchemyError as db_exc:  # the database itself may be what failed
                 log.warning("could not count the failed poll: %s", type(db_exc).__name__)
             raise JobFailed(str(exc)) from None
+        except Exception:
+            ping(beat, ok=False)
+            raise
+        ping(beat, ok=True)
         self._after_poll(report)
         return report.new > 0
 

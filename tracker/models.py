@@ -156,6 +156,12 @@ class Message(Base):
     activity_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     # the sender was not among the matched unit's addresses when it came (新发件地址)
     new_sender: Mapped[bool] = mapped_column(Boolean, default=False)
+    # a reply threaded to our mail (tracker.threads): the outbox row it answers, and the
+    # unit's original report that thread is about (None for a reply to a reminder).
+    # Plain ids, no foreign key: SQLite cannot add one to an existing table without
+    # copying it (migration 0007_reply_threads); no outbox row or message is deleted.
+    reply_to_outbox_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    original_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
 
     units: Mapped[list[MessageUnit]] = relationship(
         back_populates="message", cascade="all, delete-orphan"
@@ -279,6 +285,8 @@ class Outbox(Base):
     slot_id: Mapped[int | None] = mapped_column(
         ForeignKey("slot.id", ondelete="SET NULL"), nullable=True
     )
+    # the Message-ID header it went out with (replies are threaded by it)
+    message_id: Mapped[str | None] = mapped_column(String(998), nullable=True, index=True)
 
 
 class ServiceState(Base):

@@ -45,6 +45,7 @@ from tracker.models import (
 from tracker.roster import Roster
 from tracker.senders import check_new_sender
 from tracker.slots import campaign_for, slot_for
+from tracker.threads import resolve_thread
 
 log = logging.getLogger(__name__)
 
@@ -452,6 +453,7 @@ class Recorder:
             if parsed is not None:
                 self._store_attachments(s, msg, parsed)
                 assess_message(s, msg, parsed)
+            result = resolve_thread(s, msg, parsed, result)  # a reply to our own mail
             result, msg.new_sender = check_new_sender(s, result, msg.from_addr, self.new_sender)
             apply_match(s, msg, result, self.roster, now, parsed)
             check_photos(s, msg, lambda r: apply_match(s, msg, r, self.roster, now, parsed))

@@ -29,11 +29,13 @@ from intake.addresses import valid_address
 from intake.matching import MatchResult, UnitRef
 from tracker import audit
 from tracker.addressbook import CONFIRMED, LEARNT
+from tracker.config import Config
 from tracker.evidence import assess_message, check_photos
 from tracker.models import Audit, Liaison, Message, Slot, Unit, UnitAddress
 from tracker.recording import analyse, apply_match
 from tracker.roster import Roster, period_of
 from tracker.slots import due_date
+from tracker.threads import resolve_thread
 from tracker.unitnames import resolve_unit, roster_refs
 
 KINDS = ("report", "liaison")
@@ -99,8 +101,13 @@ def assign(
     kind: str = "report",
     note: str = "",
     by: str = "cli",
+    config: Config | None = None,
 ) -> Message:
-    """Staff say: this message is `kind` for these units and this period."""
+    """Staff say: this message is `kind` for these units and this period.
+
+    With `config` (the command line and the board pass it) a report's sender gets its
+    receipt now, in this transaction, when the decision changed what was recorded: the
+    unit told 已收到，正在核实 hears the outcome."""
     if not units:
         raise StaffError("name at least one unit (--unit)", "请填写单位")
     if kind not in KINDS:
@@ -135,6 +142,12 @@ def assign(
         message_id=msg.id,
         unit_id=found[0].id if len(found) == 1 else None,
     )
+    if config is not None and kind == "report" and not audit.same_message_state(before, after):
+        from tracker.clock import FixedClock
+        from tracker.outgoing.receipts import queue_receipt
+
+        clock = FixedClock(now, config.timezone)
+        queue_receipt(s, msg, config, clock, campaign=roster.campaign, staff=True)
     return msg
 
 
@@ -734,7 +747,8 @@ def rematch(
             jurisdiction=roster.jurisdiction,
         )
         assess_message(s, msg, a.parsed)
-        apply_match(s, msg, a.result, roster, now, a.parsed)
+        result = resolve_thread(s, msg, a.parsed, a.result)
+        apply_match(s, msg, result, roster, now, a.parsed)
         check_photos(s, msg, lambda r, m=msg, p=a.parsed: apply_match(s, m, r, roster, now, p))
         after = _describe(msg)
         if before != after:

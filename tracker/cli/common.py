@@ -17,6 +17,7 @@ from intake.mailbox import MailboxError
 from tracker.app import App
 from tracker.config import ConfigError, find_config_path
 from tracker.db import DatabaseError
+from tracker.outgoing.emails import MailConfigError
 from tracker.roster import RosterError, period_of
 
 STATE_LABELS = {
@@ -41,6 +42,7 @@ KNOWN_ERRORS: tuple[type[Exception], ...] = (
     RosterError,
     DatabaseError,
     MailboxError,
+    MailConfigError,
 )
 
 

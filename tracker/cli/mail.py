@@ -116,7 +116,7 @@ def digest(
 
     app = open_app(ctx)
     config = app.config
-    if not (to or config.digest.recipients or config.staff):
+    if not (to or config.digest.recipients or config.staff or dry_run):
         fail("the digest has no recipients: set [digest] recipients or [office] staff, or --to")
     for addr in to:
         try:
@@ -140,7 +140,7 @@ def digest(
         to=[a.lower() for a in to] or None,
     )
     _out(f"subject: {report.subject}")
-    _out(f"to: {', '.join(report.recipients)}")
+    _out(f"to: {', '.join(report.recipients) or '(nobody: set [digest] recipients)'}")
     _out(
         f"{report.reports} new report(s), {report.images} contact sheet(s), "
         f"{report.size // 1024} KB"

@@ -28,7 +28,16 @@ from tracker.cli.common import (
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """The command group: a known failure in any command (a bad config, no `[smtp] from`
+    when mail is built, ...) ends in one line on stderr, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with clear_errors():
+            return super().invoke(ctx)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_path",
@@ -56,10 +65,17 @@ def main(ctx: click.Context, config_path: str | None, verbose: bool) -> None:
 def poll(ctx: click.Context, once: bool) -> None:
     """Take in new mail from the mailbox once and print what was recorded."""
     app = open_app(ctx)
+    from tracker.heartbeat import ping
     from tracker.hooks import receipt_hook
 
-    with clear_errors():
-        report = app.recorder(on_recorded=receipt_hook(app)).poll_once(app.source())
+    beat = app.config.watch.heartbeat_url
+    try:
+        with clear_errors():
+            report = app.recorder(on_recorded=receipt_hook(app)).poll_once(app.source())
+    except BaseException:
+        ping(beat, ok=False)
+        raise
+    ping(beat, ok=True)
     from tracker.pollstate import note_poll
 
     note_poll(app.db, app.clock().now(), report.new, report.in_review)

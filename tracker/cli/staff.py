@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from tracker.app import App
 from tracker.cli.common import (
     AS_OF,
     BY,
@@ -158,11 +159,13 @@ def assign_cmd(
                 kind=kind,
                 note=note,
                 by=by,
+                config=app.config,
             )
             names = "、".join(mu.unit.name for mu in msg.units)
             click.echo(f"#{msg.id}: {kind} for {names} {period} (staff decision)")
     except StaffError as exc:
         fail(str(exc), 1)
+    _deliver_receipts(app)
 
 
 @click.command("ignore")
@@ -417,3 +420,14 @@ def export_cmd(
         fail(str(exc))
     except OSError as exc:
         fail(f"{exc.filename or out or files_dir or zip_file}: {exc.strerror or exc}")
+
+
+def _deliver_receipts(app: App) -> None:
+    """Send the receipt a decision queued now (the service's outbox job would, later)."""
+    if not (app.config.smtp.configured and app.config.receipts.enabled):
+        return
+    from tracker.outgoing.outbox import deliver_now
+
+    report = deliver_now(app.db, app.config.smtp, app.clock(), kinds=("receipt",))
+    if report.sent or report.errors:
+        click.echo(f"receipts: {len(report.sent)} sent, {len(report.errors)} waiting to retry")

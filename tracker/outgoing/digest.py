@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from tracker.clock import Clock
 from tracker.config import Config
+from tracker.contacts import liaison_contacts
 from tracker.db import Database
 from tracker.models import Message, MessageUnit, Outbox, ServiceState, Submission, Unit
 from tracker.outgoing.emails import (
@@ -39,6 +40,7 @@ from tracker.outgoing.emails import (
     date_label,
     digest_message,
     period_label,
+    render,
     size_label,
 )
 from tracker.outgoing.links import add_board_links
@@ -98,7 +100,8 @@ class DigestReport:
 
 @dataclass(frozen=True)
 class Digest:
-    message: EmailMessage
+    message: EmailMessage | None  # None for a preview without recipients or sender
+    subject: str
     html: str
     text: str
     images: tuple[InlineImage, ...]
@@ -276,9 +279,12 @@ def digest_context(
     statuses = [s for s in statuses if s.unit in roster_names]
     due_by_slot = {s.slot_id: s.due for s in statuses}
 
+    contacts = liaison_contacts(session)  # whom to call about an overdue unit
+
     def row(s: SlotStatus) -> dict[str, Any]:
         sub = s.submissions[0] if s.submissions else None
         return {
+            "contact": contacts.get(s.unit, "") if s.state == "missing" else "",
             "unit": s.unit,
             "kind": "乡镇" if s.unit_kind == "township" else "县直单位",
             "period": s.period,
@@ -428,7 +434,9 @@ def build_digest(
     to: Sequence[str] | None = None,
     since: datetime | None = None,
 ) -> EmailMessage:
-    return make_digest(session, config, roster, as_of, to=to, since=since).message
+    msg = make_digest(session, config, roster, as_of, to=to, since=since).message
+    assert msg is not None
+    return msg
 
 
 def make_digest(
@@ -439,16 +447,20 @@ def make_digest(
     *,
     to: Sequence[str] | None = None,
     since: datetime | None = None,
+    preview: bool = False,
 ) -> Digest:
+    """Build the digest. With `preview` (a dry run) it needs neither recipients nor
+    `[smtp] from`: then `message` is None when it could not be built, and only the
+    rendered subject, HTML and text are there."""
     recipients = list(to or config.digest.recipients or config.staff)
-    if not recipients:
+    if not recipients and not preview:
         raise ValueError("the digest has no recipients: set [digest] recipients or [office] staff")
     ctx, images = digest_context(session, config, roster, as_of, since=since)
-    msg = digest_message(config, to=recipients, ctx=ctx, images=images)
-    parts = {p.get_content_type(): p for p in msg.walk() if not p.is_multipart()}
-    html = parts["text/html"].get_content()
-    text = parts["text/plain"].get_content()
-    return Digest(msg, html, text, tuple(images), ctx)
+    rendered = render("digest", ctx, config.templates_dir)
+    msg = None
+    if recipients and (config.smtp.sender or not preview):
+        msg = digest_message(config, to=recipients, ctx=ctx, images=images)
+    return Digest(msg, rendered.subject, rendered.html, rendered.text, tuple(images), ctx)
 
 
 def html_for_file(html: str, images: Sequence[InlineImage]) -> str:
@@ -481,13 +493,18 @@ def send_digest(
     recipients = tuple(to or config.digest.recipients or config.staff)
     key = digest_key(day, recipients)
     with db.session() as s:
-        d = make_digest(s, config, roster, day, to=recipients)
+        d = make_digest(s, config, roster, day, to=recipients, preview=dry_run)
+        if d.message is not None:
+            size = len(d.message.as_bytes())
+        else:  # a preview: about what the mail would weigh (base64 of every part)
+            parts = len(d.html.encode()) + len(d.text.encode()) + sum(len(i.data) for i in d.images)
+            size = parts * 4 // 3
         report = DigestReport(
             as_of=day,
             key=key,
             recipients=recipients,
-            subject=str(d.message["Subject"]),
-            size=len(d.message.as_bytes()),
+            subject=d.subject,
+            size=size,
             reports=len(d.context["reports"]),
             images=len(d.images),
             no_address=[u["unit"] for u in d.context["no_address"]],
@@ -498,6 +515,7 @@ def send_digest(
         if dry_run:
             return report
         now = clock.now()
+        assert d.message is not None
         report.queued = enqueue(
             s, key=key, kind="digest", recipients=list(recipients), message=d.message, now=now
         )

@@ -38,6 +38,7 @@ PACKAGED = Path(__file__).parent.parent / "templates"
 EMAILS = (
     "receipt",
     "sender_notice",
+    "receipt_review",
     "reminder_month_start",
     "reminder_before",
     "reminder_overdue",
@@ -47,6 +48,16 @@ EMAILS = (
 )
 DEFAULT_SENDER_NAME = "政务公开主题日报送系统"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+
+
+class MailConfigError(Exception):
+    """Mail cannot be built with this config (no `[smtp] from`): one readable line."""
+
+
+NO_SENDER = (
+    "[smtp] from: missing (the address mail is sent from): "
+    "set [smtp] host and from to build or send mail"
+)
 
 
 @dataclass(frozen=True)
@@ -141,7 +152,11 @@ def build_message(
     headers: Mapping[str, str] | None = None,
     images: Sequence[InlineImage] = (),
 ) -> EmailMessage:
-    """A multipart/alternative message (text + html, html with related inline images)."""
+    """A multipart/alternative message (text + html, html with related inline images).
+
+    Raises `MailConfigError` (one line) when `[smtp] from` is not set."""
+    if not config.smtp.sender:
+        raise MailConfigError(NO_SENDER)
     msg = EmailMessage(policy=policy.default)
     name = one_line(config.smtp.sender_name or DEFAULT_SENDER_NAME, 100)
     msg["From"] = Address(display_name=name, addr_spec=config.smtp.sender)
@@ -188,9 +203,11 @@ def receipt_message(
     ctx: Mapping[str, Any],
     in_reply_to: str | None,
     references: Sequence[str] = (),
+    template: str = "receipt",
 ) -> EmailMessage:
-    """The receipt for a recorded report (template `receipt`), threaded as a reply."""
-    rendered = render("receipt", ctx, config.templates_dir)
+    """The receipt for a recorded report (template `receipt`; `receipt_review` for the
+    已收到，正在核实 note), threaded as a reply when `in_reply_to` is given."""
+    rendered = render(template, ctx, config.templates_dir)
     headers = {"Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All"}
     if in_reply_to:
         headers["In-Reply-To"] = in_reply_to

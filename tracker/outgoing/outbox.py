@@ -135,6 +135,7 @@ def enqueue(
         "created_at": _utc(now),
         "related_message_id": related_message_id,
         "slot_id": slot_id,
+        "message_id": str(message["Message-ID"]).strip()[:998],
     }
     dialect = session.get_bind().dialect.name
     if dialect in ("sqlite", "postgresql"):

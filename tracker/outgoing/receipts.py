@@ -1,16 +1,32 @@
 """Receipts: a short reply to the unit that sent a report, once the report is recorded.
 
-`queue_receipt` is called by the recorder in the transaction that records the message;
-it only queues (outbox key `receipt:<message row id>`), the outbox delivers.
+`answer` is called by the recorder in the transaction that records the message (and
+`tracker.staff.assign` after a staff decision); it only queues, the outbox delivers:
 
-Never answered: messages not matched as reports, auto-replies, bounces, mailing lists
-and our own addresses (the matcher already marks those "ignored", the stored headers
-are checked again here), mail that answers our own mail (its In-Reply-To or References
-name one of our Message-IDs), a sender who already got `max_per_sender_per_day` receipts
-today (counted per real mailbox: `unit+1@x.cn` and `unit+2@x.cn` are one), and anyone
-once `max_per_hour` receipts went out in the last hour (a forged From can point receipts
-at a third party: this bounds how much mail that makes). A receipt goes to one address
-and quotes no text the sender wrote (no subject), so it cannot carry a stranger's words.
+- a matched report gets its receipt (`queue_receipt`, outbox key `receipt:<id>`; a
+  staff decision `receipt:<id>:staff:<period>:<unit ids>`), one mail per recipient:
+  the sender, and for a joint report the other units' known addresses (`...:to:<addr>`);
+- mail that waits in review gets one 已收到，正在核实 note (`receipt:<id>:review`).
+
+Each carries the 登记编号 (`tracker.references`), says what was received and what seems
+missing, and invites a reply to add or correct (`tracker.threads` threads the reply).
+
+Never answered: messages not matched as reports (except the note), auto-replies,
+bounces, mailing lists and our own addresses (the matcher already marks those
+"ignored", the stored headers are checked again here), mail older than `[receipts]
+max_age_days`, a sender who already got `max_per_sender_per_day` receipts today (counted
+per real mailbox: `unit+1@x.cn` and `unit+2@x.cn` are one), and anyone once
+`max_per_hour` receipts went out in the last hour (a forged From can point receipts at a
+third party: this bounds how much mail that makes). A receipt goes to one address and
+quotes no text the sender wrote (no subject).
+
+Mail that answers our own mail (its In-Reply-To or References name one of our
+Message-IDs) is answered only when `tracker.threads` threaded it to a receipt or reminder
+of ours that went to that very address, and that mail of ours was not itself an answer to
+a reply (`tracker.outgoing.answers.reply_loop_reason`): a unit that replies with more
+photos or a correction hears back once; a robot answering our mail gets at most one mail
+per mail of ours, and a mail answering a digest, an alert or a Message-ID we have no
+record of gets nothing.
 """
 
 from __future__ import annotations
@@ -27,9 +43,12 @@ from intake.addresses import base_address, valid_address
 from tracker.clock import Clock
 from tracker.config import Config
 from tracker.models import Attachment, Message, MessageUnit, Outbox, Slot, Submission, Unit
+from tracker.outgoing.answers import co_unit_addresses, looks_like_a_units_mail, reply_loop_reason
 from tracker.outgoing.emails import period_label, receipt_message
 from tracker.outgoing.outbox import enqueue
+from tracker.references import reference
 from tracker.roster import Campaign, RosterError, load_rosters
+from tracker.threads import dispute_text
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +95,11 @@ def why_no_receipt(msg: Message, config: Config) -> str | None:
     """Why this message must not be answered, or None when a receipt may go out."""
     if msg.kind != "report" or msg.decision != "matched":
         return f"not a matched report ({msg.kind}/{msg.decision})"
+    return why_not_answer(msg, config)
+
+
+def why_not_answer(msg: Message, config: Config) -> str | None:
+    """Why the sender of this message must get no mail at all from us, or None."""
     sender = valid_address(msg.from_addr)
     if sender is None:
         return "no usable sender address"
@@ -95,12 +119,18 @@ def why_no_receipt(msg: Message, config: Config) -> str | None:
     if "return-path" in headers and headers["return-path"].strip() in ("", "<>"):
         return "null return path (bounce)"
     answered = [headers.get("in-reply-to", ""), *headers.get("references", "").split()[-20:]]
-    if any(is_our_message_id(v, config) for v in answered if v):
-        return "answers our own mail"
+    if msg.reply_to_outbox_id is None and any(is_our_message_id(v, config) for v in answered if v):
+        return "answers our own mail"  # not threaded to a receipt or reminder of ours
     subject = (msg.subject or "").lower()
     if any(s in subject for s in AUTO_SUBJECTS):
         return "auto-reply subject"
     return None
+
+
+def too_old(msg: Message, config: Config, now: datetime) -> bool:
+    """Mail older than `[receipts] max_age_days` is recorded but never answered: a first
+    start on a full mailbox must not answer last spring's mail."""
+    return msg.received_at < now - timedelta(days=config.receipts.max_age_days)
 
 
 def _receipts_today(session: Session, sender: str, now: datetime, config: Config) -> int:
@@ -129,8 +159,46 @@ def _receipts_last_hour(session: Session, now: datetime) -> int:
     )
 
 
+def _over_hourly_cap(session: Session, msg: Message, config: Config, now: datetime) -> bool:
+    if _receipts_last_hour(session, now) < config.receipts.max_per_hour:
+        return False
+    log.warning(
+        "no receipt for message #%s: %d receipts in the last hour already ([receipts] "
+        "max_per_hour)",
+        msg.id,
+        config.receipts.max_per_hour,
+    )
+    return True
+
+
+WHAT_TO_SEND = {
+    "photos": "活动图片：活动现场照片，作为附件（jpg 等图片格式）",
+    "writeup": "文字材料：活动开展情况简要说明，可写在邮件正文中，或附 Word / PDF 文件",
+}
+
+
+def _campaign(
+    config: Config, campaign: Campaign | None, slot_campaign: str | None = None
+) -> Campaign | None:
+    """The campaign a receipt speaks for: the one the report counted in (its slot's),
+    else the one given, else the roster's first."""
+    if campaign is not None and (not slot_campaign or campaign.key == slot_campaign):
+        return campaign
+    try:
+        roster = load_rosters(config.roster_files or (config.roster_file,))
+        part = roster.part(slot_campaign) if slot_campaign else None
+        return part.campaign if part is not None else (campaign or roster.campaign)
+    except RosterError:  # the receipt must not fail a recording over the roster file
+        return campaign
+
+
 def receipt_context(
-    session: Session, msg: Message, config: Config, campaign: Campaign | None = None
+    session: Session,
+    msg: Message,
+    config: Config,
+    campaign: Campaign | None = None,
+    *,
+    staff_decided: bool = False,
 ) -> dict[str, Any]:
     units = list(
         session.scalars(
@@ -155,15 +223,7 @@ def receipt_context(
     received_local = msg.received_at.astimezone(config.timezone)
     due = min((s.due for s in slots), default=None)
     period = msg.period or (slots[0].period if slots else None)
-    camp = campaign
-    key = slots[0].campaign if slots else ""  # the campaign the report counted in
-    if camp is None or (key and camp.key != key):
-        try:
-            roster = load_rosters(config.roster_files or (config.roster_file,))
-            part = roster.part(key) if key else None
-            camp = part.campaign if part is not None else (camp or roster.campaign)
-        except RosterError:  # the receipt must not fail a recording over the roster file
-            pass
+    camp = _campaign(config, campaign, slots[0].campaign if slots else None)
     files = [
         {"name": a.safe_name or a.filename or "附件", "size": a.size}
         for a in atts
@@ -183,7 +243,14 @@ def receipt_context(
     from tracker.evidence import report_completeness
 
     held = report_completeness(session, msg.id)
+    supplement_of = ""
+    if msg.original_id is not None and msg.original_id != msg.id:
+        supplement_of = reference(msg.original_id, camp)
     return {
+        "ref": reference(msg.id, camp),
+        "supplement_of": supplement_of,
+        "staff_decided": staff_decided,
+        "missing": [WHAT_TO_SEND[m] for m in held.missing if m in WHAT_TO_SEND],
         "complete": held.complete,
         "missing_text": held.missing_text,
         "photos": held.photos,
@@ -204,7 +271,7 @@ def receipt_context(
     }
 
 
-def queue_receipt(
+def answer(
     session: Session,
     msg: Message,
     config: Config,
@@ -212,40 +279,152 @@ def queue_receipt(
     *,
     campaign: Campaign | None = None,
 ) -> bool:
-    """Queue the receipt for a just-recorded message; False when none is due (logged)."""
+    """Queue what a just-recorded message calls for: its receipt, or the review note."""
+    if msg.decision == "review":
+        return queue_review_note(session, msg, config, clock, campaign=campaign)
+    return queue_receipt(session, msg, config, clock, campaign=campaign)
+
+
+def _had_note(session: Session, msg: Message) -> bool:
+    key = f"receipt:{msg.id}:review"
+    return session.scalar(select(Outbox.id).where(Outbox.key == key)) is not None
+
+
+def queue_receipt(
+    session: Session,
+    msg: Message,
+    config: Config,
+    clock: Clock,
+    *,
+    campaign: Campaign | None = None,
+    staff: bool = False,
+) -> bool:
+    """Queue the receipt for a just-recorded (or just-decided, `staff`) message; False
+    when none is due (logged)."""
     if not (config.receipts.enabled and config.smtp.configured):
         return False
-    reason = why_no_receipt(msg, config)
+    reason = why_no_receipt(msg, config) or reply_loop_reason(session, msg)
     if reason is not None:
         log.debug("no receipt for message #%s: %s", msg.id, reason)
         return False
     sender = valid_address(msg.from_addr) or ""
     now = clock.now()
+    # a unit told 正在核实 waits for the answer, however long staff took
+    if too_old(msg, config, now) and not (staff and _had_note(session, msg)):
+        log.info(
+            "no receipt for message #%s: older than %d days ([receipts] max_age_days)",
+            msg.id,
+            config.receipts.max_age_days,
+        )
+        return False
     if _receipts_today(session, sender, now, config) >= config.receipts.max_per_sender_per_day:
         log.info("no receipt for message #%s: %s had enough receipts today", msg.id, sender)
         return False
-    if _receipts_last_hour(session, now) >= config.receipts.max_per_hour:
-        log.warning(
-            "no receipt for message #%s: %d receipts in the last hour already ([receipts] "
-            "max_per_hour)",
-            msg.id,
-            config.receipts.max_per_hour,
-        )
+    if _over_hourly_cap(session, msg, config, now):
         return False
-    refs = tuple((msg.headers or {}).get("references", "").split())
+    ctx = receipt_context(session, msg, config, campaign, staff_decided=staff)
+    key = f"receipt:{msg.id}"
+    if staff:
+        unit_ids = ",".join(
+            str(u)
+            for u in sorted(
+                session.scalars(select(MessageUnit.unit_id).where(MessageUnit.message_id == msg.id))
+            )
+        )
+        key = f"receipt:{msg.id}:staff:{msg.period}:{unit_ids}"
+    queued = _enqueue_answer(session, msg, config, "receipt", ctx, sender, key, now, reply=True)
+    for address in co_unit_addresses(session, msg, sender, config.own_addresses):
+        _enqueue_answer(
+            session, msg, config, "receipt", ctx, address, f"{key}:to:{address}", now, reply=False
+        )
+    return queued
+
+
+def _enqueue_answer(
+    session: Session,
+    msg: Message,
+    config: Config,
+    template: str,
+    ctx: dict[str, Any],
+    to: str,
+    key: str,
+    now: datetime,
+    *,
+    reply: bool,
+) -> bool:
+    """One mail to one recipient; threaded as a reply to `msg` when it goes to its sender."""
+    refs = tuple((msg.headers or {}).get("references", "").split()) if reply else ()
     email = receipt_message(
         config,
-        to=sender,
-        ctx=receipt_context(session, msg, config, campaign),
-        in_reply_to=msg.message_id,
+        to=to,
+        ctx=ctx,
+        in_reply_to=msg.message_id if reply else None,
         references=refs,
+        template=template,
     )
     return enqueue(
         session,
-        key=f"receipt:{msg.id}",
+        key=key,
         kind="receipt",
-        recipients=[sender],
+        recipients=[to],
         message=email,
         now=now,
         related_message_id=msg.id,
+    )
+
+
+def review_note_context(
+    session: Session, msg: Message, config: Config, campaign: Campaign | None = None
+) -> dict[str, Any]:
+    """What the 已收到，正在核实 note says: the 登记编号, what came, the correction asked for."""
+    ctx = receipt_context(session, msg, config, campaign)
+    camp = _campaign(config, campaign)
+    guessed = list(
+        session.scalars(
+            select(Unit.name)
+            .join(MessageUnit, MessageUnit.unit_id == Unit.id)
+            .where(MessageUnit.message_id == msg.id)
+            .order_by(MessageUnit.id)
+        )
+    )
+    ctx.update(
+        units=guessed,
+        period=msg.period,
+        dispute=dispute_text(msg),
+        original_ref=reference(msg.original_id, camp) if msg.original_id else "",
+    )
+    return ctx
+
+
+def queue_review_note(
+    session: Session,
+    msg: Message,
+    config: Config,
+    clock: Clock,
+    *,
+    campaign: Campaign | None = None,
+) -> bool:
+    """Queue the one 已收到，正在核实 note for a message that waits in review; False when
+    none is due (not a unit's mail, an auto-reply, too old, enough mail today)."""
+    if not (config.receipts.enabled and config.smtp.configured) or msg.decision != "review":
+        return False
+    reason = why_not_answer(msg, config) or reply_loop_reason(session, msg)
+    if reason is None and not looks_like_a_units_mail(session, msg):
+        reason = "not a unit's report"
+    if reason is not None:
+        log.debug("no review note for message #%s: %s", msg.id, reason)
+        return False
+    sender = valid_address(msg.from_addr) or ""
+    now = clock.now()
+    if too_old(msg, config, now):
+        return False
+    if _receipts_today(session, sender, now, config) >= config.receipts.max_per_sender_per_day:
+        log.info("no review note for message #%s: %s had enough mail today", msg.id, sender)
+        return False
+    if _over_hourly_cap(session, msg, config, now):
+        return False
+    ctx = review_note_context(session, msg, config, campaign)
+    key = f"receipt:{msg.id}:review"
+    return _enqueue_answer(
+        session, msg, config, "receipt_review", ctx, sender, key, now, reply=True
     )

@@ -25,7 +25,9 @@ Catching up: on a given day only the latest stage whose day has come is due; ear
 stages are skipped (superseded). A `month_start` or `before` stage is no longer useful
 after the due date, and the last `overdue` stage only for `OVERDUE_WINDOW` days, so a
 long downtime never ends in a burst of stale mail. Units whose slot is received, late
-or excused get nothing; units with no known address are listed for staff instead.
+or excused get nothing, nor do units whose mail for it waits in review (they were told
+已收到，正在核实; `tracker.review_hold`); units with no known address are listed for staff
+instead.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from tracker.db import Database
 from tracker.models import Outbox, Slot, Unit
 from tracker.outgoing.emails import base_context, recipients_of, reminder_message
 from tracker.outgoing.outbox import DeliveryReport, Mailer, deliver_now, enqueue
+from tracker.review_hold import held_slot_ids
 from tracker.roster import Roster
 from tracker.slots import period_start, slot_states
 
@@ -176,13 +179,18 @@ def plan_reminders(
     several = len(roster.parts) > 1
     roster_names = {u.name for u in roster.units}
     states = {st.slot_id: st for st in slot_states(session, as_of=as_of, tz=config.timezone)}
-    slots = session.scalars(
-        select(Slot)
-        .join(Unit)
-        .where(Slot.scheduled.is_(True), Unit.active.is_(True))
-        .options(selectinload(Slot.unit).selectinload(Unit.addresses))
-        .order_by(Slot.period, Slot.due, Unit.kind.desc(), Unit.id)
+    slots = list(
+        session.scalars(
+            select(Slot)
+            .join(Unit)
+            .where(Slot.scheduled.is_(True), Unit.active.is_(True))
+            .options(selectinload(Slot.unit).selectinload(Unit.addresses))
+            .order_by(Slot.period, Slot.due, Unit.kind.desc(), Unit.id)
+        )
     )
+    held = held_slot_ids(
+        session, slots, config.timezone
+    )  # its mail waits in review: not chased meanwhile
     cc = tuple(a for a in config.staff) if rc.copy_staff else ()  # overdue notices only
     own = set(config.own_addresses)
     planned = []
@@ -192,6 +200,8 @@ def plan_reminders(
             continue
         if (several or campaigns is not None) and slot.campaign not in keys:
             continue  # a campaign not active on the date (or not the one asked for)
+        if slot.id in held:
+            continue
         found = current_stage(stage_list, slot.period, slot.due, as_of, rc.working_days_only)
         if found is None:
             continue

@@ -50,6 +50,7 @@ def assign(message_id: int) -> Response:
                 kind=kind,
                 note=_field("note"),
                 by=who(),
+                config=ri().config,  # the unit's receipt, sent by the service's outbox
             )
             names = "、".join(mu.unit.name for mu in msg.units)
         return f"#{message_id} 已指定为 {names} {period}。"

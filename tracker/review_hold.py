@@ -1,0 +1,60 @@
+"""A unit whose mail waits in review is not chased for it.
+
+A slot is held while a message in review is about it: the message names the slot's unit
+(or comes from one of the unit's addresses) and either says the slot's month or arrived
+in or after it (the month read may be wrong, or the event moved: staff decide). The unit was told 已收到，正在核实; a 催报 on top (copied
+to staff) would be wrong. Staff's decision ends the hold: matched, the slot is received;
+ignored, the reminders take up again at the stage due that day.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, tzinfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracker.models import Message, MessageUnit, Slot, UnitAddress
+
+
+def held_slot_ids(s: Session, slots: list[Slot], tz: tzinfo = UTC) -> set[int]:
+    """The ids of `slots` that wait on a message in review (months in zone `tz`)."""
+    if not slots:
+        return set()
+    waiting = s.execute(
+        select(Message.id, Message.period, Message.received_at, Message.from_addr).where(
+            Message.decision == "review"
+        )
+    ).all()
+    if not waiting:
+        return set()
+    ids = [row[0] for row in waiting]
+    named: dict[int, set[int]] = {}
+    for message_id, unit_id in s.execute(
+        select(MessageUnit.message_id, MessageUnit.unit_id).where(MessageUnit.message_id.in_(ids))
+    ):
+        named.setdefault(message_id, set()).add(unit_id)
+    senders = {(row[3] or "").lower() for row in waiting if not named.get(row[0])}
+    by_address: dict[str, set[int]] = {}
+    if senders - {""}:
+        for address, unit_id in s.execute(
+            select(UnitAddress.address, UnitAddress.unit_id).where(
+                UnitAddress.address.in_(sorted(senders - {""}))
+            )
+        ):
+            by_address.setdefault(address.lower(), set()).add(unit_id)
+    held: set[int] = set()
+    for message_id, period, received_at, sender in waiting:
+        units = named.get(message_id) or by_address.get((sender or "").lower(), set())
+        if not units:
+            continue
+        local = received_at.astimezone(tz)
+        month = f"{local.year:04d}-{local.month:02d}"
+        for slot in slots:
+            if slot.unit_id not in units:
+                continue
+            # the month it says, or any slot that was due by the time it came (the
+            # month read may be wrong or moved: staff decide)
+            if period == slot.period or slot.period <= month:
+                held.add(slot.id)
+    return held
