@@ -394,6 +394,26 @@ def test_a_report_from_a_new_address_counts_marked_and_the_unit_is_told(
     assert '"marks": [\n  "新发件地址"\n ]' in out.output
 
 
+def test_a_receipt_waiting_for_a_mail_staff_then_ignore_is_never_sent(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    env = make_env(tmp_path, smtp_server.port)
+    box = Box(env)
+    _spoof(env, box)  # matched to 县林业局 from a stranger; its receipt waits in the outbox
+    with env.db.session() as s:
+        mid = s.scalars(select(Message)).one().id
+        receipt = s.scalars(select(Outbox).where(Outbox.kind == "receipt")).one()
+        assert (receipt.state, receipt.recipients) == ("pending", ["spoof@evil.test"])
+        ignore(s, env.roster, mid, local(date(2023, 5, 16), 10))
+    deliver_pending(env.db, SmtpMailer(env.config.smtp), FixedClock(local(date(2023, 5, 16), 11)))
+    assert all(r.rcpt_tos != ("spoof@evil.test",) for r in smtp_server.received)
+    with env.db.session() as s:
+        row = s.scalars(select(Outbox).where(Outbox.kind == "receipt")).one()
+        assert (row.state, row.last_error) == (
+            "cancelled", "staff decided the mail is not a report",
+        )  # fmt: skip
+
+
 def test_with_new_sender_review_a_report_from_a_new_address_waits_for_staff(
     tmp_path: Path, smtp_server: SmtpServer
 ) -> None:

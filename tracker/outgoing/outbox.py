@@ -231,17 +231,22 @@ def _claim(db: Database, row_id: int, now: datetime, lease: timedelta) -> bool:
         return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-def _still_wanted(s: Session, row: Outbox) -> bool:
-    """A reminder is void once its slot has a matched report."""
+def _void_reason(s: Session, row: Outbox) -> str | None:
+    """None while the mail is still wanted, else why it is void: a reminder once its slot
+    has a matched report, a receipt once staff decided its mail is not a report (a stranger
+    who wrote a unit's name gets no receipt after staff ignore the mail)."""
+    if row.kind == "receipt" and row.related_message_id is not None:
+        decision = s.scalar(select(Message.decision).where(Message.id == row.related_message_id))
+        return "staff decided the mail is not a report" if decision == "ignored" else None
     if row.kind != "reminder" or row.slot_id is None:
-        return True
+        return None
     got = s.scalar(
         select(Submission.id)
         .join(Message, Message.id == Submission.message_id)
         .where(Submission.slot_id == row.slot_id, Message.decision == "matched")
         .limit(1)
     )
-    return got is None
+    return None if got is None else "report received before sending"
 
 
 def deliver_pending(
@@ -270,9 +275,10 @@ def deliver_pending(
         with db.session() as s:
             row = s.get(Outbox, row_id)
             assert row is not None
-            if not _still_wanted(s, row):
+            void = _void_reason(s, row)
+            if void:
                 row.state = "cancelled"
-                row.last_error = "report received before sending"
+                row.last_error = void
                 report.cancelled.append(row_id)
                 continue
             mime, recipients, attempts = row.mime, list(row.recipients), row.attempts
