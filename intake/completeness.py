@@ -28,6 +28,7 @@ import unicodedata
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from intake.archives import zip_problem
 
@@ -263,6 +264,42 @@ def body_is_writeup(text: str, html: str = "") -> bool:
 
 
 @dataclass(frozen=True)
+class Reading:
+    """What reading a mail's documents and body gave; made in the bounded analysis child
+    (`read_mail`), so a document that stalls a reader cannot stall the intake."""
+
+    docs: tuple[DocFacts | None, ...]  # per attachment, in the mail's order
+    body_writeup: bool
+    body_days: tuple[tuple[int, int], ...]
+
+
+class _Part(Protocol):
+    @property
+    def filename(self) -> str: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def payload(self) -> bytes: ...
+
+
+def read_mail(attachments: Sequence[_Part], text: str, html: str) -> Reading:
+    """Read the docx/pdf attachments and the body of a mail (`intake.parsing.ParsedMail`)."""
+    docs: list[DocFacts | None] = []
+    for att in attachments:
+        kind = writeup_kind(att.filename, att.content_type)
+        if kind == ".docx":
+            docs.append(read_docx(att.payload))
+        elif kind == ".pdf":
+            docs.append(read_pdf(att.payload))
+        else:
+            docs.append(None)
+    body = text if text.strip() else _html_text(html)
+    return Reading(
+        tuple(docs), body_is_writeup(text, html), tuple(day_mentions(own_body_text(body)))
+    )
+
+
+@dataclass(frozen=True)
 class FileForCheck:
     """One attachment with what the store learnt of it and its bytes."""
 
@@ -270,11 +307,14 @@ class FileForCheck:
     payload: bytes
 
 
-def assess(files: Sequence[FileForCheck], body_text: str, html: str = "") -> Assessment:
-    """Count photos and find the write-up of one mail."""
+def assess(
+    files: Sequence[FileForCheck], body_text: str, html: str = "", reading: Reading | None = None
+) -> Assessment:
+    """Count photos and find the write-up of one mail (`reading`: documents and body
+    already read, else they are read here)."""
     out = Assessment()
     doc_candidates: list[str] = []
-    for f in files:
+    for i, f in enumerate(files):
         if is_real_photo(f.facts):
             out.photos += 1
             continue
@@ -285,7 +325,11 @@ def assess(files: Sequence[FileForCheck], body_text: str, html: str = "") -> Ass
         if kind in (".doc", ".wps"):
             doc_candidates.append(name)
             continue
-        facts = read_docx(f.payload) if kind == ".docx" else read_pdf(f.payload)
+        known = reading.docs[i] if reading and i < len(reading.docs) else None
+        if known is not None:
+            facts = known
+        else:
+            facts = read_docx(f.payload) if kind == ".docx" else read_pdf(f.payload)
         out.photos += facts.embedded_photos
         out.days.extend(day_mentions(facts.text))
         if facts.error:
@@ -298,6 +342,11 @@ def assess(files: Sequence[FileForCheck], body_text: str, html: str = "") -> Ass
             out.notes.append(f"{name}：文档中几乎没有文字")
     if not out.writeup and doc_candidates:
         out.writeup = doc_candidates[0]
+    if reading is not None:
+        if not out.writeup and reading.body_writeup:
+            out.writeup = BODY_WRITEUP
+        out.days[:0] = list(reading.body_days)
+        return out
     if not out.writeup and body_is_writeup(body_text, html):
         out.writeup = BODY_WRITEUP
     out.days[:0] = day_mentions(own_body_text(body_text or _html_text(html)))

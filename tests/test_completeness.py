@@ -198,3 +198,20 @@ def test_the_receipt_and_the_digest_say_what_to_send(polled: Path) -> None:
             assert by_unit["县人社局"]["complete"] is False
     finally:
         app.close()
+
+
+def test_documents_are_read_in_the_bounded_analysis() -> None:
+    from tests.evidence_mail import ROSTER
+    from tracker.recording import analyse_bounded
+    from tracker.roster import load_roster
+
+    raw = report("县人社局7月政务公开主题日活动信息", "rsj.xtx@example.com", when(2023, 7, 10),
+                 body=WRITEUP_TEXT, files=[("活动信息.docx", DOCX, docx_bytes()),
+                                           ("信息.pdf", "application/pdf", pdf_bytes())])  # fmt: skip
+    units = load_roster(ROSTER).unit_refs({})
+    a = analyse_bounded(raw, units, received_at=when(2023, 7, 10), seconds=30)
+    assert a.reading is not None
+    docx_facts, pdf_facts = a.reading.docs
+    assert docx_facts is not None and docx_facts.chars >= 60 and "5月12日" in docx_facts.text
+    assert pdf_facts is not None and pdf_facts.chars >= 30
+    assert a.reading.body_writeup and (5, 12) in a.reading.body_days

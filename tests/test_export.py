@@ -136,7 +136,7 @@ def test_the_workbook_holds_the_years_record(year: Path, tmp_path: Path) -> None
     assert lyj["文字材料"].value == "有：县林业局主题日活动信息.docx"
     assert lyj["材料情况"].value == "齐全"
     assert (lyj["联络员"].value, lyj["联系电话"].value) == ("李四", "13975200000")
-    assert lyj["登记编号"].value.startswith("DJ")
+    assert lyj["登记编号"].value.startswith("BS2023-")
 
     rsj = {h: c.value for h, c in zip(header, rows["县人社局"], strict=True)}
     assert rsj["状态"] == "逾期报送" and rsj["图片（张）"] == 1
@@ -173,7 +173,7 @@ def test_the_workbook_holds_the_years_record(year: Path, tmp_path: Path) -> None
     assert all(isinstance(r["收到时间"], datetime) for r in mrows)
     jtj_mail = next(r for r in mrows if r["主题"].startswith("县交通局"))
     assert jtj_mail["处理"] == "待人工核对", mrows
-    assert jtj_mail["依据"].startswith("与县林业局2023年5月报送的照片相同（DJ")
+    assert jtj_mail["依据"].startswith("与县林业局2023年5月报送的照片相同（BS2023-")
     rsj_mail = next(r for r in mrows if r["主题"].startswith("县人社局"))
     assert rsj_mail["处理"] == "已登记"
     assert "照片拍摄日期2022-07-01，与报送的2023年7月相差较远" in rsj_mail["依据"]
@@ -249,7 +249,9 @@ def test_the_evidence_folders_hold_each_slots_files(year: Path, tmp_path: Path) 
     assert lyj == ["县林业局主题日活动信息.docx", "活动现场1.jpg", "活动现场2.jpg", "说明.txt"]
     assert tree["2023-05 县林业局/活动现场1.jpg"] == exif_photo(11, "2023:05:12 09:30:00")
     note = tree["2023-05 县林业局/说明.txt"].decode("utf-8-sig")
-    assert "登记编号：DJ" in note and "lyj.xtx@example.com" in note and "2023-05-15 10:00" in note
+    assert (
+        "登记编号：BS2023-" in note and "lyj.xtx@example.com" in note and "2023-05-15 10:00" in note
+    )
     # a joint report: the same files in both folders; same names made unique
     for unit in ("县卫健局", "县民政局"):
         names = sorted(n.split("/", 1)[1] for n in tree if n.startswith(f"2023-06 {unit}/"))

@@ -24,12 +24,14 @@ from intake.completeness import (
     Completeness,
     FileForCheck,
     ImageFacts,
+    Reading,
     assess,
     completeness,
     is_real_photo,
 )
 from intake.parsing import ParsedMail
 from tracker.models import Attachment, Message
+from tracker.roster import Campaign
 from tracker.slots import SlotStatus
 
 log = logging.getLogger(__name__)
@@ -101,7 +103,9 @@ def hamming(a: str, b: str) -> int:
     return (int(a, 16) ^ int(b, 16)).bit_count()
 
 
-def assess_message(s: Session, msg: Message, parsed: ParsedMail | None) -> None:
+def assess_message(
+    s: Session, msg: Message, parsed: ParsedMail | None, reading: Reading | None = None
+) -> None:
     """Count the real photos and find the write-up of a just-recorded (or re-read) mail."""
     if parsed is None:
         return
@@ -122,7 +126,7 @@ def assess_message(s: Session, msg: Message, parsed: ParsedMail | None) -> None:
             att.phash, att.taken_on = pf.phash, pf.taken_on
         else:
             att.phash, att.taken_on = None, None
-    result = assess(files, parsed.text, parsed.html)
+    result = assess(files, parsed.text, parsed.html, reading)
     msg.photos, msg.writeup = result.photos, result.writeup
     taken = [a.taken_on for a in stored if a.taken_on is not None]
     msg.activity_on = activity_date(msg.period, result.days, taken)
@@ -261,7 +265,9 @@ def _month_label(period: str) -> str:
     return f"{int(period[:4])}年{int(period[5:7])}月"
 
 
-def photo_flags(s: Session, msg: Message) -> tuple[list[str], list[str]]:
+def photo_flags(
+    s: Session, msg: Message, campaign: Campaign | None = None
+) -> tuple[list[str], list[str]]:
     """(reuse reasons, capture-date reasons) for a message's photos.
 
     A photo whose dHash is within `REUSE_BITS` of a photo already counted (a matched
@@ -310,10 +316,10 @@ def photo_flags(s: Session, msg: Message) -> tuple[list[str], list[str]]:
         value = int(phash, 16)
         if any((value ^ h).bit_count() <= REUSE_BITS for h in hashes):
             reuse.setdefault((name, period), other_id)
-    from tracker.reference import registration_number
+    from tracker.references import reference
 
     reasons = [
-        f"与{name}{_month_label(period)}报送的照片相同（{registration_number(other)}）"
+        f"与{name}{_month_label(period)}报送的照片相同（{reference(other, campaign)}）"
         for (name, period), other in reuse.items()
     ]
     dates = []
@@ -335,13 +341,13 @@ def photo_flags(s: Session, msg: Message) -> tuple[list[str], list[str]]:
     return reasons, dates
 
 
-def check_photos(s: Session, msg: Message, apply: Any) -> None:
+def check_photos(s: Session, msg: Message, apply: Any, campaign: Campaign | None = None) -> None:
     """After matching: a report reusing another unit's or month's photos goes to review
     with the reason (not silently counted); a far capture date is added to the reasons.
     `apply(result)` re-applies a match (tracker.recording.apply_match bound to the rest)."""
     if msg.kind != "report" or msg.decision == "ignored" or msg.decided_by == "staff":
         return
-    reuse, dates = photo_flags(s, msg)
+    reuse, dates = photo_flags(s, msg, campaign)
     if not reuse and not dates:
         return
     from intake.matching import MatchResult

@@ -31,7 +31,8 @@ from intake.parsing import UnparseableMail, parse_message
 from intake.store import AttachmentStore, StorePathError, safe_name
 from tracker.export import SlotRow, YearRecord, collect, write_xlsx
 from tracker.models import Attachment, Message
-from tracker.reference import registration_number
+from tracker.references import reference
+from tracker.roster import Campaign
 
 CHUNK = 1024 * 1024
 NOTE_NAME = "说明.txt"
@@ -95,13 +96,13 @@ def build_bundle(
     year: int,
     as_of: date,
     tz: ZoneInfo,
-    campaign_name: str = "",
+    campaign: Campaign | None = None,
     campaigns: Collection[str] | None = None,
 ) -> Bundle:
     """The workbook (with folder links) and the list of files; reads the database once
     per kind of row, never per slot."""
     record: YearRecord = collect(
-        s, year=year, as_of=as_of, tz=tz, campaign_name=campaign_name, campaigns=campaigns
+        s, year=year, as_of=as_of, tz=tz, campaign=campaign, campaigns=campaigns
     )
     rows = [r for r in record.rows if r.message_ids]
     ids = sorted({m for r in rows for m in r.message_ids})
@@ -133,7 +134,7 @@ def build_bundle(
             local = msg.received_at.astimezone(tz)
             sender = f"{msg.from_name} <{msg.from_addr}>" if msg.from_name else msg.from_addr
             lines += [
-                f"登记编号：{registration_number(mid)}",
+                f"登记编号：{reference(mid, campaign)}",
                 f"发件人：{sender or '（无）'}",
                 f"收到时间：{local.strftime('%Y-%m-%d %H:%M')}",
                 f"主题：{msg.subject or '（无主题）'}",
@@ -170,7 +171,7 @@ def build_bundle(
         entries.append(Entry(f"{folder}/{NOTE_NAME}", data=note))
     buf = io.BytesIO()
     write_xlsx(record, buf, folders={k: v + "/" for k, v in folders.items()})
-    name = _component(f"{campaign_name or year}报送情况.xlsx", "报送情况.xlsx")
+    name = _component(f"{campaign.name if campaign else year}报送情况.xlsx", "报送情况.xlsx")
     if not name.startswith(str(year)):
         name = f"{year}年{name}"
     return Bundle(name, buf.getvalue(), entries, folders)
@@ -250,9 +251,9 @@ def write_year_zip(
     year: int,
     as_of: date,
     tz: ZoneInfo,
-    campaign_name: str = "",
+    campaign: Campaign | None = None,
 ) -> int:
     """The year's evidence as one zip written to `out` (for the board's download): the same
     content as `export --zip`. Returns the files written."""
-    bundle = build_bundle(s, store, year=year, as_of=as_of, tz=tz, campaign_name=campaign_name)
+    bundle = build_bundle(s, store, year=year, as_of=as_of, tz=tz, campaign=campaign)
     return write_zip(bundle, out)

@@ -35,7 +35,8 @@ from intake.completeness import MISSING_LABELS
 from tracker.cells import as_text, is_formula_like
 from tracker.evidence import slot_completeness
 from tracker.models import Attachment, Liaison, Message, MessageUnit, Slot, Unit
-from tracker.reference import registration_number
+from tracker.references import reference
+from tracker.roster import Campaign
 from tracker.slots import slot_states
 
 STATE_ZH = {
@@ -116,6 +117,7 @@ class SlotRow:
     phone: str
     notes: str
     message_ids: tuple[int, ...]
+    refs: tuple[str, ...] = ()  # the 登记编号 of the counted mail
 
     @property
     def kind_label(self) -> str:
@@ -141,12 +143,13 @@ class SlotRow:
 
     @property
     def numbers(self) -> str:
-        return "、".join(registration_number(i) for i in self.message_ids)
+        return "、".join(self.refs)
 
 
 @dataclass(frozen=True)
 class MessageRow:
     id: int
+    ref: str
     received_at: datetime  # local
     from_addr: str
     from_name: str
@@ -180,7 +183,7 @@ def collect(
     year: int,
     as_of: date,
     tz: ZoneInfo,
-    campaign_name: str = "",
+    campaign: Campaign | None = None,
     campaigns: Collection[str] | None = None,
 ) -> YearRecord:
     """Everything the workbook shows for `year` (of `campaigns`, default all), in a fixed
@@ -242,15 +245,16 @@ def collect(
                 phone=phone,
                 notes="；".join(notes),
                 message_ids=mids,
+                refs=tuple(reference(m, campaign) for m in mids),
             )
         )
-    title = (
-        f"{campaign_name or f'{year}年'}报送情况（截至{as_of.year}年{as_of.month}月{as_of.day}日）"
-    )
-    return YearRecord(year, as_of, title, rows, _messages(s, year, tz))
+    title = f"{campaign.name if campaign else f'{year}年'}报送情况（截至{as_of.year}年{as_of.month}月{as_of.day}日）"
+    return YearRecord(year, as_of, title, rows, _messages(s, year, tz, campaign))
 
 
-def _messages(s: Session, year: int, tz: ZoneInfo) -> Iterator[MessageRow]:
+def _messages(
+    s: Session, year: int, tz: ZoneInfo, campaign: Campaign | None
+) -> Iterator[MessageRow]:
     """The year's messages (received that year or reported for it), streamed in id order."""
     start = datetime.combine(date(year, 1, 1), time(0), tzinfo=tz).astimezone(UTC)
     end = datetime.combine(date(year + 1, 1, 1), time(0), tzinfo=tz).astimezone(UTC)
@@ -297,6 +301,7 @@ def _messages(s: Session, year: int, tz: ZoneInfo) -> Iterator[MessageRow]:
     for row in s.execute(q):
         yield MessageRow(
             id=row.id,
+            ref=reference(row.id, campaign),
             received_at=_local(row.received_at, tz),
             from_addr=row.from_addr,
             from_name=row.from_name,
@@ -447,7 +452,7 @@ def write_xlsx(
     for m in record.messages:
         ms.ws.append(
             [
-                ms.cell(registration_number(m.id), align=CENTER),
+                ms.cell(m.ref, align=CENTER),
                 ms.cell(m.received_at, fmt="yyyy-mm-dd hh:mm", align=CENTER),
                 ms.cell(m.from_addr),
                 ms.cell(m.from_name),
@@ -545,14 +550,12 @@ def export_year(
     as_of: date,
     tz: ZoneInfo,
     out: Path,
-    campaign_name: str = "",
+    campaign: Campaign | None = None,
     folders: Mapping[int, str] | None = None,
     campaigns: Collection[str] | None = None,
 ) -> int:
     """Write the year's record to `out` (.xlsx, or .csv by extension); returns its rows."""
-    record = collect(
-        s, year=year, as_of=as_of, tz=tz, campaign_name=campaign_name, campaigns=campaigns
-    )
+    record = collect(s, year=year, as_of=as_of, tz=tz, campaign=campaign, campaigns=campaigns)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".csv":
         write_csv(record, out)

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from intake.cloudlinks import find_cloud_links
+from intake.completeness import Reading, read_mail
 from intake.mailbox import FetchedMail, MailboxError, MailSource
 from intake.matching import MatchResult, UnitRef, match, read_liaison_fields
 from intake.parsing import ParsedMail, UnparseableMail, parse_message
@@ -93,6 +94,7 @@ class Analysis:
     result: MatchResult
     error: str | None = None
     received_at: datetime | None = None
+    reading: Reading | None = None  # documents and body read for completeness
 
 
 DATE_SKEW = timedelta(days=1)
@@ -180,7 +182,12 @@ def analyse(
     skew = date_skew_reason(parsed.date, received_at)
     if skew is not None:
         result = replace(result, reasons=(*result.reasons, skew))
-    return Analysis(parsed, result, None, received_at)
+    try:
+        reading = read_mail(parsed.attachments, parsed.text, parsed.html)
+    except Exception:  # a reader bug: the recorder reads again, in-process
+        log.exception("reading the documents of a mail failed")
+        reading = None
+    return Analysis(parsed, result, None, received_at, reading)
 
 
 def analyse_bounded(
@@ -452,11 +459,16 @@ class Recorder:
             s.flush()
             if parsed is not None:
                 self._store_attachments(s, msg, parsed)
-                assess_message(s, msg, parsed)
+                assess_message(s, msg, parsed, analysis.reading)
             result = resolve_thread(s, msg, parsed, result)  # a reply to our own mail
             result, msg.new_sender = check_new_sender(s, result, msg.from_addr, self.new_sender)
             apply_match(s, msg, result, self.roster, now, parsed)
-            check_photos(s, msg, lambda r: apply_match(s, msg, r, self.roster, now, parsed))
+            check_photos(
+                s,
+                msg,
+                lambda r: apply_match(s, msg, r, self.roster, now, parsed),
+                self.roster.campaign,
+            )
             self._advance(s, key, uidvalidity, fetched.uid)
             if self.on_recorded is not None:
                 self.on_recorded(s, msg)

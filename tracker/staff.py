@@ -735,7 +735,7 @@ def rematch(
             if msg.writeup is None:  # recorded before reports were assessed
                 raw = (root / msg.raw_path).read_bytes()
                 a = analyse(raw, units, received_at=msg.received_at, own_addresses=own_addresses)
-                assess_message(s, msg, a.parsed)
+                assess_message(s, msg, a.parsed, a.reading)
             continue
         raw = (root / msg.raw_path).read_bytes()
         before = _describe(msg)
@@ -746,10 +746,15 @@ def rematch(
             own_addresses=own_addresses,
             jurisdiction=roster.jurisdiction,
         )
-        assess_message(s, msg, a.parsed)
+        assess_message(s, msg, a.parsed, a.reading)
         result = resolve_thread(s, msg, a.parsed, a.result)
         apply_match(s, msg, result, roster, now, a.parsed)
-        check_photos(s, msg, lambda r, m=msg, p=a.parsed: apply_match(s, m, r, roster, now, p))
+        check_photos(
+            s,
+            msg,
+            lambda r, m=msg, p=a.parsed: apply_match(s, m, r, roster, now, p),
+            roster.campaign,
+        )
         after = _describe(msg)
         if before != after:
             changes.append(RematchChange(msg.id, before, after))

@@ -377,7 +377,7 @@ def export_cmd(
     year = year or (int(periods[0][:4]) if periods else app.clock().today().year)
     # the workbook's title: the campaign of that year (the newest file's when several)
     of_year = [p for p in roster.parts if any(m[:4] == f"{year:04d}" for m in p.periods())]
-    tz, name = app.config.timezone, (of_year[-1].campaign if of_year else roster.campaign).name
+    tz, camp = app.config.timezone, (of_year[-1].campaign if of_year else roster.campaign)
     console = Console()
     try:
         if out:
@@ -388,7 +388,7 @@ def export_cmd(
                     as_of=day,
                     tz=tz,
                     out=Path(out),
-                    campaign_name=name,
+                    campaign=camp,
                     campaigns=keys,
                 )
             console.print(f"Wrote {n} slots of {year} to {out}", markup=False)
@@ -400,7 +400,7 @@ def export_cmd(
                     year=year,
                     as_of=day,
                     tz=tz,
-                    campaign_name=name,
+                    campaign=camp,
                     campaigns=keys,
                 )
             if files_dir:
