@@ -119,7 +119,7 @@ def test_the_workbook_holds_the_years_record(year: Path, tmp_path: Path) -> None
     header = [c.value for c in ws[2]]
     assert header == [
         "序号", "单位", "类型", "主会场", "计划月份", "开展月份", "活动日期", "报送时间", "状态",
-        "图片（张）", "文字材料", "材料情况", "联络员", "联系电话", "备注", "登记编号",
+        "图片数", "文字材料", "材料情况", "联络员", "联系电话", "备注", "登记编号",
     ]  # fmt: skip
     rows = {r[1].value: r for r in ws.iter_rows(min_row=3)}
     assert len(rows) == 47
@@ -132,14 +132,14 @@ def test_the_workbook_holds_the_years_record(year: Path, tmp_path: Path) -> None
     assert lyj["活动日期"].is_date and lyj["报送时间"].is_date
     assert lyj["报送时间"].value == datetime(2023, 5, 15, 10, 0)
     assert lyj["状态"].value == "按时报送" and lyj["状态"].fill.fgColor.rgb.endswith("C6EFCE")
-    assert lyj["图片（张）"].value == 2 and lyj["图片（张）"].data_type == "n"
+    assert lyj["图片数"].value == 2 and lyj["图片数"].data_type == "n"
     assert lyj["文字材料"].value == "有：县林业局主题日活动信息.docx"
     assert lyj["材料情况"].value == "齐全"
     assert (lyj["联络员"].value, lyj["联系电话"].value) == ("李四", "13975200000")
     assert lyj["登记编号"].value.startswith("BS2023-")
 
     rsj = {h: c.value for h, c in zip(header, rows["县人社局"], strict=True)}
-    assert rsj["状态"] == "逾期报送" and rsj["图片（张）"] == 1
+    assert rsj["状态"] == "逾期报送" and rsj["图片数"] == 1
     assert rsj["文字材料"] == "无" and rsj["材料情况"] == "缺文字材料"
 
     wjj = {h: c.value for h, c in zip(header, rows["县卫健局"], strict=True)}
@@ -151,7 +151,7 @@ def test_the_workbook_holds_the_years_record(year: Path, tmp_path: Path) -> None
     ybj = {h: c.value for h, c in zip(header, rows["县医保局"], strict=True)}
     assert ybj["状态"] == "免报" and ybj["备注"] == "机构改革，经同意免报"
     gaj = {h: c.value for h, c in zip(header, rows["县公安局"], strict=True)}
-    assert gaj["状态"] == "未报送" and gaj["图片（张）"] is None and gaj["登记编号"] is None
+    assert gaj["状态"] == "未报送" and gaj["图片数"] is None and gaj["登记编号"] is None
     assert {h: c.value for h, c in zip(header, rows["易俗河镇"], strict=True)}["类型"] == "乡镇"
 
     # print setup and layout

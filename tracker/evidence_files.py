@@ -252,8 +252,11 @@ def write_year_zip(
     as_of: date,
     tz: ZoneInfo,
     campaign: Campaign | None = None,
+    campaigns: Collection[str] | None = None,
 ) -> int:
     """The year's evidence as one zip written to `out` (for the board's download): the same
     content as `export --zip`. Returns the files written."""
-    bundle = build_bundle(s, store, year=year, as_of=as_of, tz=tz, campaign=campaign)
+    bundle = build_bundle(
+        s, store, year=year, as_of=as_of, tz=tz, campaign=campaign, campaigns=campaigns
+    )
     return write_zip(bundle, out)

@@ -68,17 +68,17 @@ COLUMNS: tuple[tuple[str, float], ...] = (
     ("活动日期", 10.5),
     ("报送时间", 15),
     ("状态", 9),
-    ("图片（张）", 6),
+    ("图片数", 6),
     ("文字材料", 20),
     ("材料情况", 11),
     ("联络员", 7),
     ("联系电话", 12.5),
-    ("备注", 22),
-    ("登记编号", 9),
+    ("备注", 20),
+    ("登记编号", 13),
 )
 FOLDER_COLUMN = ("材料文件夹", 20)
 MESSAGE_COLUMNS: tuple[tuple[str, float], ...] = (
-    ("登记编号", 9),
+    ("登记编号", 13),
     ("收到时间", 15),
     ("发件人", 26),
     ("发件人名称", 14),
@@ -88,7 +88,7 @@ MESSAGE_COLUMNS: tuple[tuple[str, float], ...] = (
     ("单位", 18),
     ("月份", 8),
     ("附件数", 6),
-    ("图片（张）", 6),
+    ("图片数", 6),
     ("文字材料", 18),
     ("依据", 50),
 )
@@ -338,6 +338,7 @@ BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 HEADER_FILL_HEX = "D9E1F2"
 WRAP = Alignment(vertical="center", wrap_text=True)
 CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
+NOWRAP = Alignment(horizontal="center", vertical="center")
 BODY_FONT = Font(name="宋体", size=10)
 
 
@@ -438,7 +439,7 @@ def write_xlsx(
             sheet.cell(r.liaison, align=CENTER),
             sheet.cell(r.phone, align=CENTER),
             sheet.cell(r.notes),
-            sheet.cell(r.numbers, align=CENTER),
+            sheet.cell(r.numbers, align=CENTER if len(r.refs) < 2 else WRAP),
         ]
         if folders is not None:
             folder = folders.get(r.slot_id)
@@ -452,7 +453,7 @@ def write_xlsx(
     for m in record.messages:
         ms.ws.append(
             [
-                ms.cell(m.ref, align=CENTER),
+                ms.cell(m.ref, align=NOWRAP),
                 ms.cell(m.received_at, fmt="yyyy-mm-dd hh:mm", align=CENTER),
                 ms.cell(m.from_addr),
                 ms.cell(m.from_name),

@@ -231,7 +231,7 @@ def export_file() -> Response:
                 as_of=clock().today(),
                 tz=app.config.timezone,
                 out=out,
-                campaign_name=name,
+                campaign=app.roster.campaign,
             )
         payload = out.read_bytes()
     return send_file(
@@ -261,7 +261,7 @@ def export_zip() -> Response:
                 year=year,
                 as_of=clock().today(),
                 tz=app.config.timezone,
-                campaign_name=name,
+                campaign=app.roster.campaign,
             )
         tmp.seek(0)
     except BaseException:
