@@ -28,7 +28,10 @@ from sqlalchemy.orm import Session
 from intake.addresses import valid_address
 from intake.matching import MatchResult, UnitRef
 from tracker import audit
-from tracker.addressbook import CONFIRMED, LEARNT
+from tracker.addressbook import CONFIRMED, LEARNT, AddressError
+from tracker.addressbook import add_address as book_add
+from tracker.addressbook import confirm_address as book_confirm
+from tracker.addressbook import remove_address as book_remove
 from tracker.config import Config
 from tracker.evidence import assess_message, check_photos
 from tracker.models import Audit, Liaison, Message, Slot, Unit, UnitAddress
@@ -512,36 +515,57 @@ def _set_address_row(s: Session, unit_id: int, address: str, state: dict[str, An
     s.flush()
 
 
-def add_address(
-    s: Session, roster: Roster, unit: str, address: str, now: datetime, *, by: str = "cli"
-) -> tuple[str, str]:
-    """Staff add a confirmed address to a unit (or confirm one it has); (unit, address)."""
-    from tracker.addressbook import AddressError
-    from tracker.addressbook import add_address as book_add
-
+def _address_change(
+    s: Session, roster: Roster, unit: str, address: str, change: Any
+) -> tuple[Unit, dict[str, Any] | None, Any]:
+    """Run one address-book `change(unit)` for staff: (unit, the row's state before, result);
+    the book's refusals become a `StaffError`."""
     try:
         u = find_unit(s, unit, roster)
         checked = valid_address(address) or address.strip().lower()
         before = _address_row_state(s, u, checked)
-        info = book_add(s, roster, u.name, address, by=by, now=now)
+        return u, before, change(u)
     except AddressError as exc:
         raise _address_error(exc) from None
+
+
+def _audit_address(
+    s: Session,
+    u: Unit,
+    action: str,
+    verb: str,
+    address: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    now: datetime,
+    by: str,
+) -> None:
+    audit.record(
+        s,
+        by=by,
+        action=action,
+        now=now,
+        summary=f"{u.name} {verb}地址 {address}",
+        before={"unit": u.name, "address": address, "row": before},
+        after={"unit": u.name, "address": address, "row": after},
+        unit_id=u.id,
+    )
+
+
+def add_address(
+    s: Session, roster: Roster, unit: str, address: str, now: datetime, *, by: str = "cli"
+) -> tuple[str, str]:
+    """Staff add a confirmed address to a unit (or confirm one it has); (unit, address)."""
+    u, before, info = _address_change(
+        s, roster, unit, address, lambda u: book_add(s, roster, u.name, address, by=by, now=now)
+    )
     after = _address_row_state(s, u, info.address)
     if before == after:
         raise StaffError(
             f"{info.address} is already a confirmed address of {u.name}",
             f"{info.address} 已是 {u.name} 的确认地址",
         )
-    audit.record(
-        s,
-        by=by,
-        action="add_address",
-        now=now,
-        summary=f"{u.name} 添加地址 {info.address}",
-        before={"unit": u.name, "address": info.address, "row": before},
-        after={"unit": u.name, "address": info.address, "row": after},
-        unit_id=u.id,
-    )
+    _audit_address(s, u, "add_address", "添加", info.address, before, after, now, by)
     return u.name, info.address
 
 
@@ -549,30 +573,15 @@ def confirm_address(
     s: Session, roster: Roster, unit: str, address: str, now: datetime, *, by: str = "cli"
 ) -> tuple[str, str]:
     """Staff confirm a learnt address of a unit."""
-    from tracker.addressbook import AddressError
-    from tracker.addressbook import confirm_address as book_confirm
-
-    try:
-        u = find_unit(s, unit, roster)
-        checked = valid_address(address) or address.strip().lower()
-        before = _address_row_state(s, u, checked)
-        info = book_confirm(s, roster, u.name, address, by=by, now=now)
-    except AddressError as exc:
-        raise _address_error(exc) from None
-    audit.record(
+    u, before, info = _address_change(
         s,
-        by=by,
-        action="confirm_address",
-        now=now,
-        summary=f"{u.name} 确认地址 {info.address}",
-        before={"unit": u.name, "address": info.address, "row": before},
-        after={
-            "unit": u.name,
-            "address": info.address,
-            "row": _address_row_state(s, u, info.address),
-        },
-        unit_id=u.id,
+        roster,
+        unit,
+        address,
+        lambda u: book_confirm(s, roster, u.name, address, by=by, now=now),
     )
+    after = _address_row_state(s, u, info.address)
+    _audit_address(s, u, "confirm_address", "确认", info.address, before, after, now, by)
     return u.name, info.address
 
 
@@ -580,26 +589,10 @@ def remove_address(
     s: Session, roster: Roster, unit: str, address: str, now: datetime, *, by: str = "cli"
 ) -> tuple[str, str]:
     """Staff remove an address from a unit (roster addresses are edited in the roster)."""
-    from tracker.addressbook import AddressError
-    from tracker.addressbook import remove_address as book_remove
-
-    try:
-        u = find_unit(s, unit, roster)
-        checked = valid_address(address) or address.strip().lower()
-        before = _address_row_state(s, u, checked)
-        removed = book_remove(s, roster, u.name, address, by=by)
-    except AddressError as exc:
-        raise _address_error(exc) from None
-    audit.record(
-        s,
-        by=by,
-        action="remove_address",
-        now=now,
-        summary=f"{u.name} 删除地址 {removed}",
-        before={"unit": u.name, "address": removed, "row": before},
-        after={"unit": u.name, "address": removed, "row": None},
-        unit_id=u.id,
+    u, before, removed = _address_change(
+        s, roster, unit, address, lambda u: book_remove(s, roster, u.name, address, by=by)
     )
+    _audit_address(s, u, "remove_address", "删除", removed, before, None, now, by)
     return u.name, removed
 
 
