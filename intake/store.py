@@ -184,7 +184,9 @@ class AttachmentStore:
 
     # -- public -----------------------------------------------------------------------
 
-    def put(self, att: AttachmentLike) -> StoredFile:
+    def put(self, att: AttachmentLike, *, sync: bool = True) -> StoredFile:
+        """Store one attachment (and its thumbnail). With ``sync=False`` the files are
+        written but not fsynced: call :meth:`sync` before anything relies on them."""
         payload = bytes(att.payload)
         sha = hashlib.sha256(payload).hexdigest()
         size = len(payload)
@@ -209,10 +211,10 @@ class AttachmentStore:
             )
 
         thumb_rel = f"thumbs/{sha[:2]}/{sha}.jpg"
-        image = self._process_image(payload, declared, self.root / thumb_rel)
+        image = self._process_image(payload, declared, self.root / thumb_rel, sync)
         ext = _extension_for(filename, declared, image.format)
         file_rel = self._existing_file(sha) or f"files/{sha[:2]}/{sha}{ext}"
-        _write_once(self.root, self.root / file_rel, payload)
+        _write_once(self.root, self.root / file_rel, payload, sync)
 
         content_type = _IMAGE_FORMAT_MIME.get(image.format or "", declared)
         return StoredFile(
@@ -228,11 +230,16 @@ class AttachmentStore:
             error=image.error,
         )
 
-    def put_raw(self, raw: bytes) -> StoredRaw:
+    def put_raw(self, raw: bytes, *, sync: bool = True) -> StoredRaw:
         sha = hashlib.sha256(raw).hexdigest()
         rel = f"raw/{sha[:2]}/{sha}.eml"
-        _write_once(self.root, self.root / rel, raw)
+        _write_once(self.root, self.root / rel, raw, sync)
         return StoredRaw(sha256=sha, relpath=rel, size=len(raw))
+
+    def sync(self) -> None:
+        """Make every file written so far durable (one filesystem sync for a batch)."""
+        if self.root.is_dir():
+            sync_filesystem(self.root)
 
     def open_path(self, relpath: str) -> Path:
         """The absolute path of a stored file; refuses anything that resolves outside root."""
@@ -293,14 +300,18 @@ class AttachmentStore:
             return "图片无法识别，未生成缩略图"
         return None
 
-    def _process_image(self, payload: bytes, declared: str, thumb_path: Path) -> _ImageResult:
+    def _process_image(
+        self, payload: bytes, declared: str, thumb_path: Path, sync: bool = True
+    ) -> _ImageResult:
         _register_heif()
         limit = self.limits.max_image_pixels
+        # Pillow's bomb check runs when a file is opened: only that needs our limit (and
+        # the lock around Pillow's global); decoding runs unlocked, on any thread.
         with _pillow_pixel_limit(limit):
             try:
-                with Image.open(io.BytesIO(payload), formats=_open_formats()) as im:
-                    fmt = im.format or ""
-                    w, h = im.size
+                im = Image.open(io.BytesIO(payload), formats=_open_formats())
+                fmt = im.format or ""
+                w, h = im.size
             except Image.UnidentifiedImageError:
                 return _ImageResult(format=None, error=self._unidentified_error(declared))
             except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -308,12 +319,16 @@ class AttachmentStore:
             except Exception as exc:  # untrusted bytes: any decoder error
                 log.info("image header unreadable: %s", exc)
                 return _ImageResult(format=None, error=self._unidentified_error(declared))
+        with im:
             if w * h > limit:
                 return _ImageResult(
                     format=fmt, width=w, height=h, error=f"图片像素过多（{w}×{h}），未生成缩略图"
                 )
             try:
-                return self._decode_and_thumbnail(payload, thumb_path, fmt)
+                if fmt in ("JPEG", "MPO"):
+                    return self._jpeg_thumbnail(im, thumb_path, fmt, sync)
+                with _pillow_pixel_limit(limit):
+                    return self._decode_and_thumbnail(payload, thumb_path, fmt, sync)
             except (Image.DecompressionBombError, Image.DecompressionBombWarning):
                 return _ImageResult(
                     format=fmt, width=w, height=h, error="图片像素过多，未生成缩略图"
@@ -324,7 +339,32 @@ class AttachmentStore:
                     format=fmt, width=w, height=h, error="图片已损坏或不完整，未生成缩略图"
                 )
 
-    def _decode_and_thumbnail(self, payload: bytes, thumb_path: Path, fmt: str) -> _ImageResult:
+    def _jpeg_thumbnail(
+        self, im: Image.Image, thumb_path: Path, fmt: str, sync: bool
+    ) -> _ImageResult:
+        """One decode is both the check and the thumbnail: the JPEG decoder's reduced-size
+        decoding (``draft``: 1/2, 1/4 or 1/8 of the size) still reads every entropy-coded
+        block, so a truncated or corrupt photo fails here as a full decode would."""
+        orientation = im.getexif().get(_ORIENTATION_TAG, 1)
+        w, h = im.size
+        if orientation in (5, 6, 7, 8):
+            w, h = h, w
+        if _is_regular(thumb_path):
+            # Already decoded successfully once: same bytes, same thumbnail.
+            return _ImageResult(format=fmt, width=w, height=h, thumb_written=True)
+        side = self.limits.thumb_size
+        im.draft(None, (side, side))  # the smallest scale still at least `side` wide/high
+        im.load()
+        im.thumbnail((side, side), Image.Resampling.BILINEAR, reducing_gap=None)
+        rgb = _to_rgb(ImageOps.exif_transpose(im))
+        buf = io.BytesIO()
+        rgb.save(buf, format="JPEG", quality=85)
+        _write_once(self.root, thumb_path, buf.getvalue(), sync)
+        return _ImageResult(format=fmt, width=w, height=h, thumb_written=True)
+
+    def _decode_and_thumbnail(
+        self, payload: bytes, thumb_path: Path, fmt: str, sync: bool = True
+    ) -> _ImageResult:
         with Image.open(io.BytesIO(payload), formats=[_opener(fmt)]) as im:
             im.verify()
         with Image.open(io.BytesIO(payload), formats=[_opener(fmt)]) as im:
@@ -336,12 +376,12 @@ class AttachmentStore:
                 # Already decoded successfully once: same bytes, same thumbnail.
                 return _ImageResult(format=fmt, width=w, height=h, thumb_written=True)
             side = self.limits.thumb_size
-            im.thumbnail((side, side))  # decodes the whole stream (draft mode for JPEG)
+            im.thumbnail((side, side))  # decodes the whole stream
             thumb = ImageOps.exif_transpose(im)
             rgb = _to_rgb(thumb)
         buf = io.BytesIO()
-        rgb.save(buf, format="JPEG", quality=85, optimize=True)
-        _write_once(self.root, thumb_path, buf.getvalue())
+        rgb.save(buf, format="JPEG", quality=85)
+        _write_once(self.root, thumb_path, buf.getvalue(), sync)
         return _ImageResult(format=fmt, width=w, height=h, thumb_written=True)
 
 
@@ -465,11 +505,12 @@ def _real_dirs(root: Path, path: Path) -> None:
             raise StoreSymlinkError(f"not a real folder in the store, refused: {current}")
 
 
-def _write_once(root: Path, path: Path, data: bytes) -> None:
+def _write_once(root: Path, path: Path, data: bytes, sync: bool = True) -> None:
     """Atomically write ``data`` to ``path`` unless an identical-size file is already there.
 
     Links are never followed: a link in the way is replaced by the file (rename replaces
-    the link itself), a link among the folders is refused.
+    the link itself), a link among the folders is refused. ``sync=False`` leaves the
+    fsync to a later :func:`sync_filesystem` (once per batch).
     """
     _real_dirs(root, path)
     try:
@@ -482,8 +523,9 @@ def _write_once(root: Path, path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if sync:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with suppress(OSError):
