@@ -500,9 +500,20 @@ def _real_dirs(root: Path, path: Path) -> None:
         except FileNotFoundError:
             with suppress(FileExistsError):
                 os.mkdir(current, 0o700)
+                _fsync_dir(current.parent)
             st = os.lstat(current)
         if not stat.S_ISDIR(st.st_mode):
             raise StoreSymlinkError(f"not a real folder in the store, refused: {current}")
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a new name in ``folder`` durable: the file a message row names must be on the
+    disk after a power cut or a disk that turns read-only, not only its contents."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _write_once(root: Path, path: Path, data: bytes, sync: bool = True) -> None:
@@ -527,6 +538,8 @@ def _write_once(root: Path, path: Path, data: bytes, sync: bool = True) -> None:
                 fh.flush()
                 os.fsync(fh.fileno())
         os.replace(tmp, path)
+        if sync:  # the rename too survives a crash or a failing disk
+            _fsync_dir(path.parent)
     except BaseException:
         with suppress(OSError):
             os.unlink(tmp)

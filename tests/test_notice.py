@@ -184,3 +184,41 @@ def test_a_bad_notice_gets_one_line(tmp_path: Path, content: bytes | None, messa
     assert message in result.output
     assert "Traceback" not in result.output
     assert not out.exists()
+
+
+PEAK = """
+import atexit, resource, sys
+atexit.register(lambda: print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stdout))
+from tracker.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize("kind", ["docx", "xlsx"])
+def test_a_zip_bomb_notice_is_refused_before_it_is_opened(tmp_path: Path, kind: str) -> None:
+    """The notice goes through the same archive checks as a mail's attachments: a bomb is
+    one line and exit 1, read in small chunks (the command's peak memory stays far below
+    the 512 MB or 1 GiB the bomb inflates to)."""
+    import subprocess
+    import sys
+
+    from tests.zip_bombs import docx_bomb, xlsx_bomb
+
+    path = tmp_path / f"notice.{kind}"
+    path.write_bytes(docx_bomb() if kind == "docx" else xlsx_bomb())
+    out = tmp_path / "roster.toml"
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK, "roster", "import", str(path), "--out", str(out)],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"report-intake: error: notice {path}: cannot read it, refused")
+    assert "未读取" in lines[0]
+    assert not out.exists()
+    peak_mb = int(done.stdout.split()[-1]) / 1024
+    assert peak_mb < 300, peak_mb

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from intake.archives import zip_problem
 from intake.matching import find_periods
 from intake.places import LEVELS
 from intake.text import to_simplified
@@ -249,6 +250,12 @@ def notice_blocks(path: Path) -> list[Block]:
     except OSError as exc:
         raise NoticeError(f"notice {path}: {exc.strerror}") from None
     suffix = path.suffix.lower()
+    if payload[:2] == b"PK" or suffix in (".docx", ".xlsx", ".xlsm"):
+        # the same checks as a mail's attachments: a zip bomb is refused before
+        # python-docx or openpyxl inflates it into memory
+        problem = zip_problem(payload)
+        if problem is not None:
+            raise NoticeError(f"notice {path}: cannot read it, refused before opening: {problem}")
     try:
         if suffix == ".docx" or (payload[:2] == b"PK" and b"word/" in payload[:4096]):
             blocks = _docx_blocks(payload)
