@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-__all__ = ["Bounded", "run_bounded"]
+__all__ = ["Bounded", "memory_limit_problem", "run_bounded"]
 
 T = TypeVar("T")
 _READ = 1024 * 1024
@@ -38,11 +38,26 @@ class Bounded(Generic[T]):
     timed_out: bool = False
 
 
+def memory_limit_problem() -> str | None:
+    """Why a child could not cap its own memory here, or None when it can.
+
+    The cap is `setrlimit(RLIMIT_AS)`, which glibc makes as the `prlimit64` system call.
+    The shipped unit allows that call (systemd 252 has it in `@default`; the unit also
+    allows it by name, for systemds that count it in `@resources`). A filter that refuses
+    it leaves only the unit's MemoryMax= for the whole service: the daemon warns at start.
+    """
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, resource.getrlimit(resource.RLIMIT_AS))
+    except (OSError, ValueError) as exc:
+        return f"setrlimit(RLIMIT_AS) refused: {exc}"
+    return None
+
+
 def _limit_memory(extra_bytes: int) -> None:
     """Cap the child's address space at its current size plus `extra_bytes`.
 
-    Under the systemd unit setrlimit is filtered (@resources): MemoryMax= bounds the whole
-    service there, and this is skipped.
+    Where the call is refused (see `memory_limit_problem`, warned at the daemon's start),
+    the child runs without its own cap; MemoryMax= still bounds the service.
     """
     try:
         with open("/proc/self/statm") as f:

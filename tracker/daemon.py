@@ -269,6 +269,15 @@ class Daemon:
             " (IMAP IDLE when offered)" if c.schedule.idle and c.mailbox.type == "imap" else "",
             safe_url(c.database_url),
         )
+        from tracker.bounded import memory_limit_problem
+
+        problem = memory_limit_problem()
+        if problem is not None:
+            log.warning(
+                "each mail's analysis runs without its own memory cap (%s): only the "
+                "service's MemoryMax= bounds it; allow prlimit64 in SystemCallFilter=",
+                problem,
+            )
         self.schedule()
         self.scheduler.start()
         self._start_idle()
