@@ -187,8 +187,14 @@ def test_a_bad_notice_gets_one_line(tmp_path: Path, content: bytes | None, messa
 
 
 PEAK = """
-import atexit, resource, sys
-atexit.register(lambda: print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stdout))
+import atexit, re, resource, sys
+def peak_kb():  # this process's own high-water mark (ru_maxrss can carry the parent's)
+    with open("/proc/self/status") as f:
+        return int(re.search(r"VmHWM:\\s+(\\d+)", f.read()).group(1))
+with open("/proc/self/statm") as f:
+    limit = int(f.read().split()[0]) * resource.getpagesize() + 1536 * 1024 * 1024
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))  # a regression dies, it does not swap
+atexit.register(lambda: print(peak_kb()))
 from tracker.cli import main
 main()
 """
