@@ -186,3 +186,25 @@ def test_the_digest_names_the_liaison_of_each_overdue_unit(tmp_path: Path) -> No
     row = page[page.index("往月逾期未报送") :]
     row = row[row.index("县发改局") : row.index("</tr>", row.index("县发改局"))]
     assert "联络员 王小明 13800001234" in row
+
+
+def test_poll_says_how_many_receipts_wait_when_smtp_is_down(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    from tracker.samples import write_maildir
+
+    cfg = write_config(
+        tmp_path, smtp_port=smtp_server.port, extra="[receipts]\nmax_age_days = 3650\n"
+    )
+    write_maildir(tmp_path / "Maildir")
+    smtp_server.fail_next(100)
+    code, out = run(cfg, "poll", "--once")
+    assert code == 0, out
+    code, rows = run(cfg, "outbox", "--json")
+    queued = [json.loads(line) for line in rows.splitlines()]
+    pending = [r for r in queued if r["state"] == "pending"]
+    assert len(pending) >= 3, queued  # several receipts were queued ...
+    line = next(x for x in out.splitlines() if x.startswith("receipts: "))
+    # ... and the line says so, with the server's answer, not "1 waiting to retry"
+    assert f"{len(pending)} waiting" in line and "451" in line, line
+    assert "0 sent" in line

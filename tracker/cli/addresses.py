@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from tracker.addressbook import AddressError, AddressInfo, list_addresses
 from tracker.cli.common import BY, fail, open_app
+from tracker.cli.output import printer
 from tracker.staff import StaffError, add_address, confirm_address, remove_address
 
 STATUS_LABELS = {"confirmed": "已确认", "learnt": "待确认", "refused": "无效"}
@@ -76,7 +76,7 @@ def addresses_cmd(ctx: click.Context, name: str | None, as_json: bool) -> None:
             "yes" if info.gets_reminders else "no",
             info.created_at.astimezone(tz).strftime("%Y-%m-%d"),
         )
-    Console().print(table)
+    printer().print(table)
 
 
 def _act(ctx: click.Context, action: str, name: str, address: str, by: str) -> None:

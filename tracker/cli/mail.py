@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from intake.addresses import BadAddress, check_address
 from tracker.cli.common import AS_OF, fail, open_app
+from tracker.cli.output import printer
 from tracker.outgoing.outbox import STATES, DeliveryReport, deliver_now, list_outbox, resend
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ def register(main: click.Group) -> None:
 
 
 def _out(text: str) -> None:
-    Console(soft_wrap=True).print(text, markup=False, highlight=False)
+    printer().print(text, markup=False, highlight=False)
 
 
 def _delivery_lines(d: DeliveryReport | None) -> int:
@@ -199,7 +199,7 @@ def outbox(ctx: click.Context, as_json: bool, state: str | None, deliver: bool) 
             when.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
             r.last_error or "",
         )
-    Console().print(table)
+    printer().print(table)
     sys.exit(code)
 
 

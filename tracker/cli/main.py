@@ -26,6 +26,7 @@ from tracker.cli.common import (
     message_json,
     open_app,
 )
+from tracker.cli.output import printer
 
 
 class _Group(click.Group):
@@ -79,7 +80,7 @@ def poll(ctx: click.Context, once: bool) -> None:
     from tracker.pollstate import note_poll
 
     note_poll(app.db, app.clock().now(), report.new, report.in_review)
-    console = Console()
+    console = printer()
     for r in report.recorded:
         units = "、".join(r.units) or "-"
         console.print(
@@ -96,16 +97,13 @@ def poll(ctx: click.Context, once: bool) -> None:
         line += "; UIDVALIDITY changed, mailbox rescanned"
     console.print(line, markup=False, highlight=False)
     if app.config.smtp.configured:
-        from tracker.outgoing.outbox import deliver_now
+        from tracker.outgoing.outbox import deliver_now, delivery_line
 
         kinds = ("receipt", "sender-notice")
         sent = deliver_now(app.db, app.config.smtp, app.clock(), kinds=kinds)
-        if sent.sent or sent.errors:
-            console.print(
-                f"receipts: {len(sent.sent)} sent, {len(sent.errors)} waiting to retry",
-                markup=False,
-                highlight=False,
-            )
+        said = delivery_line(app.db, sent, kinds)
+        if said:
+            console.print(f"receipts: {said}", markup=False, highlight=False)
 
 
 # --- messages -----------------------------------------------------------------------------
@@ -148,7 +146,7 @@ def messages(ctx: click.Context, as_json: bool, decision: str | None) -> None:
                 msg.period or "",
                 str(sum(1 for a in msg.attachments if a.kind == "file")),
             )
-        Console().print(table)
+        printer().print(table)
 
 
 # --- status -------------------------------------------------------------------------------
@@ -219,7 +217,7 @@ def campaigns_option(app: Any, day: date, campaign: str | None) -> list[str] | N
 
 
 def print_status_table(rows: list[Any], day: date, console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or printer()
     table = Table(title=f"Slots as of {day.isoformat()}")
     for col in ("unit", "period", "due", "state", "messages"):
         table.add_column(col)
@@ -342,7 +340,7 @@ def demo(workdir: str, as_of: date | None, serve: bool, listen: str) -> None:
     from tracker.models import Message
     from tracker.slots import slot_states
 
-    console = Console()
+    console = printer()
     try:
         ws = make_workspace(Path(workdir).resolve())
     except FileExistsError as exc:

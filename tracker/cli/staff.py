@@ -7,7 +7,6 @@ from datetime import date
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from tracker.app import App
@@ -20,6 +19,7 @@ from tracker.cli.common import (
     message_json,
     open_app,
 )
+from tracker.cli.output import printer
 from tracker.models import Message
 from tracker.staff import (
     StaffError,
@@ -63,7 +63,7 @@ def review(ctx: click.Context, as_json: bool) -> None:
             for msg in rows:
                 click.echo(json.dumps(message_json(msg), ensure_ascii=False))
             return
-        console = Console()
+        console = printer()
         if not rows:
             console.print("The review queue is empty.")
             return
@@ -378,7 +378,7 @@ def export_cmd(
     # the workbook's title: the campaign of that year (the newest file's when several)
     of_year = [p for p in roster.parts if any(m[:4] == f"{year:04d}" for m in p.periods())]
     tz, camp = app.config.timezone, (of_year[-1].campaign if of_year else roster.campaign)
-    console = Console()
+    console = printer()
     try:
         if out:
             with app.db.session() as s:
@@ -426,8 +426,9 @@ def _deliver_receipts(app: App) -> None:
     """Send the receipt a decision queued now (the service's outbox job would, later)."""
     if not (app.config.smtp.configured and app.config.receipts.enabled):
         return
-    from tracker.outgoing.outbox import deliver_now
+    from tracker.outgoing.outbox import deliver_now, delivery_line
 
     report = deliver_now(app.db, app.config.smtp, app.clock(), kinds=("receipt",))
-    if report.sent or report.errors:
-        click.echo(f"receipts: {len(report.sent)} sent, {len(report.errors)} waiting to retry")
+    said = delivery_line(app.db, report, ("receipt",))
+    if said:
+        click.echo(f"receipts: {said}")

@@ -28,7 +28,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -370,6 +370,31 @@ def deliver_now(
         return deliver_pending(db, mailer, clock, kinds=kinds)
     with SmtpMailer(smtp) as m:
         return deliver_pending(db, m, clock, kinds=kinds)
+
+
+def waiting(db: Database, kinds: Collection[str] | None = None) -> int:
+    """How many rows (of `kinds`) are still pending: queued for later or to retry."""
+    q = select(func.count()).select_from(Outbox).where(Outbox.state == "pending")
+    if kinds is not None:
+        q = q.where(Outbox.kind.in_(list(kinds)))
+    with db.session() as s:
+        return int(s.scalar(q) or 0)
+
+
+def delivery_line(db: Database, report: DeliveryReport, kinds: Collection[str]) -> str | None:
+    """One line for a command that just tried to send (`poll`, `assign`): what was sent and
+    how many still wait, with the SMTP error when the batch stopped. None if nothing to say."""
+    left = waiting(db, kinds)
+    if not (report.sent or report.errors or report.cancelled or report.uncertain or left):
+        return None
+    line = report.summary()
+    if left:
+        line += f"; {left} waiting (the service sends them)"
+    if report.stopped:
+        line += f"; SMTP stopped: {report.stopped}"
+    elif report.errors:
+        line += f"; last error: {report.errors[-1]}"
+    return line
 
 
 @dataclass(frozen=True)
