@@ -362,3 +362,26 @@ def test_a_late_start_on_the_due_day_says_today(tmp_path: Path, smtp_server: Smt
     for m in smtp_server.messages():
         if "2023年5月" in str(m["Subject"]):
             assert "今日截止" in m.get_body(("plain",)).get_content()
+
+
+def test_reminders_name_the_campaigns_own_activity(tmp_path: Path, smtp_server: SmtpServer) -> None:
+    from tests.mail_helpers import EXAMPLE_ROSTER
+    from tracker.outgoing.emails import activity_of
+
+    assert activity_of("2024年政务公开主题日") == "政务公开主题日"
+    assert activity_of("政务信息报送") == "政务信息报送"
+    assert activity_of("2024年") == "2024年"
+    roster = tmp_path / "roster.toml"
+    text = EXAMPLE_ROSTER.read_text(encoding="utf-8")
+    roster.write_text(text.replace('name = "2023年政务公开主题日"', 'name = "2023年政务信息报送"'))
+    env = make_env(tmp_path, smtp_server.port, roster=roster)
+    mailer = SmtpMailer(env.config.smtp)
+    for day in (date(2023, 5, 4), date(2023, 5, 24), date(2023, 5, 29)):
+        send_reminders(env.db, env.roster, env.config, clock_on(day), mailer=mailer)
+    sent = smtp_server.messages()
+    subjects = {str(m["Subject"])[:4] for m in sent}
+    assert {"【提醒】", "【催报】"} <= subjects, subjects
+    for m in sent:
+        for part in ("plain", "html"):
+            body = m.get_body((part,)).get_content()
+            assert "政务信息报送" in body and "主题日" not in body, body[:200]

@@ -135,11 +135,26 @@ def render(name: str, ctx: Mapping[str, Any], templates_dir: Path | str | None =
     return Rendered(one_line(subject, 250), text, html)
 
 
+DEFAULT_ACTIVITY = "政务公开主题日"
+
+
+def activity_of(campaign_name: str) -> str:
+    """What the mail calls the activity: the campaign's name without its year
+    (2024年政务公开主题日 -> 政务公开主题日), so templates say it for any campaign."""
+    name = campaign_name.strip()
+    head, sep, rest = name[:6].partition("年")
+    if sep and len(head) == 4 and head.isdigit() and (rest + name[6:]).strip():
+        return (rest + name[6:]).strip()
+    return name or DEFAULT_ACTIVITY
+
+
 def base_context(config: Config, campaign: Any = None) -> dict[str, Any]:
+    name = getattr(campaign, "name", "") if campaign is not None else ""
     return {
         "sender_name": config.smtp.sender_name or DEFAULT_SENDER_NAME,
         "sender": config.smtp.sender,
         "campaign": campaign,
+        "activity": activity_of(name) if name else DEFAULT_ACTIVITY,
     }
 
 
