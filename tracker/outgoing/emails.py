@@ -246,6 +246,8 @@ def reminder_message(
     ctx: Mapping[str, Any],
 ) -> EmailMessage:
     """A reminder: `stage_kind` is month_start | before | overdue."""
+    if "activity" not in ctx:
+        ctx = {**ctx, "activity": activity_of(str(ctx.get("campaign_name") or ""))}
     rendered = render(f"reminder_{stage_kind}", ctx, config.templates_dir)
     headers = {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"}
     return build_message(config, to=to, cc=cc, rendered=rendered, headers=headers)
