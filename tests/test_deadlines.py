@@ -129,3 +129,51 @@ def test_an_ended_campaign_sends_no_digest(tmp_path: Path) -> None:
         assert Jobs(app, at(date(2024, 6, 3))).digest() is True
     finally:
         app.close()
+
+
+NEXT_MONTH = ROSTER.replace("deadline_day = 20", 'deadline_day = 5\ndeadline_month = "next"')
+
+
+def test_day_n_of_the_following_month(tmp_path: Path) -> None:
+    """次月5日前: May's report is due on 5 June, December's on 5 January; states, reminders
+    and the campaign's end follow that date, not the activity month's."""
+    text = NEXT_MONTH.replace('months = ["2024-10", "2024-11"]', 'months = ["2024-10", "2024-12"]')
+    text = text.replace('due = {"2024-11" = "2024-12-10"}', "")
+    env = _env(tmp_path, text)
+    assert _dues(env) == {
+        ("市林业局", "2024-05"): date(2024, 6, 5),
+        ("市公安局", "2024-06"): date(2024, 7, 5),  # its fixed date still wins
+        ("清溪镇", "2024-10"): date(2024, 11, 5),
+        ("清溪镇", "2024-12"): date(2025, 1, 5),
+    }
+    from tracker.slots import slot_states
+
+    def state(day: date) -> str:
+        with env.db.session() as s:
+            rows = slot_states(s, as_of=day, tz=SHANGHAI, unit="市林业局")
+        return rows[0].state
+
+    assert state(date(2024, 5, 31)) == "open"
+    assert state(date(2024, 6, 5)) == "open"
+    assert state(date(2024, 6, 6)) == "missing"
+    with env.db.session() as s:
+        stages = {
+            day: [(p.unit, p.stage) for p in plan_reminders(s, env.roster, env.config, day)]
+            for day in (date(2024, 5, 27), date(2024, 6, 3), date(2024, 6, 6), date(2024, 6, 7))
+        }
+    assert ("市林业局", "overdue:1") not in stages[date(2024, 5, 27)]  # the old 25th is no day
+    assert ("市林业局", "overdue:1") in stages[date(2024, 6, 6)] + stages[date(2024, 6, 7)]
+    assert env.roster.parts[0].last_due() == date(2025, 1, 5)
+    assert env.roster.active(date(2025, 1, 20), 7)
+
+
+@pytest.mark.parametrize("value", ['"following"', "1", '"当月"'])
+def test_a_bad_deadline_month_is_one_line(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "roster.toml"
+    path.write_text(
+        f'[campaign]\ndeadline_month = {value}\n[[unit]]\nname = "县林业局"\nmonths = ["2024-05"]\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(RosterError, match='deadline_month: must be "same"') as err:
+        load_roster(path)
+    assert "\n" not in str(err.value)

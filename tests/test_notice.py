@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import html
 import io
+import tomllib
 from collections.abc import Iterable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from tracker.cli import main
-from tracker.notice import Block, notice_blocks, read_notice
-from tracker.roster import load_roster
+from tracker.notice import Block, notice_blocks, read_notice, roster_toml
+from tracker.roster import load_roster, parse_roster
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = Path("/work/shared/seed/notice.txt")
@@ -153,7 +155,11 @@ def test_it_never_invents_a_unit_and_says_what_it_could_not_read(tmp_path: Path)
     assert "'abc' is not a unit name" in joined
     assert "a month but no unit" in joined
     assert "mailbox" in joined
-    assert "following month" in joined
+    # 次月5日前: day 5 of the month after the activity, as a roster deadline rule
+    assert (notice.deadline_day, notice.deadline_month) == (5, "next")
+    assert "deadline" not in joined
+    roster = parse_roster(tomllib.loads(roster_toml(notice)))
+    assert roster.parts[0].due(roster.units[0], "2024-05") == date(2024, 6, 5)
 
 
 def test_the_command_writes_a_roster_the_service_loads(tmp_path: Path) -> None:

@@ -68,7 +68,7 @@ def record(
 def message_state(s: Session, msg: Message) -> dict[str, Any]:
     """What a staff decision changes on a message, as JSON."""
     s.flush()
-    s.refresh(msg, ["units"])
+    s.refresh(msg, ["units", "submissions"])
     liaisons = s.scalars(select(Liaison).where(Liaison.message_id == msg.id).order_by(Liaison.id))
     return {
         "kind": msg.kind,
@@ -79,6 +79,8 @@ def message_state(s: Session, msg: Message) -> dict[str, Any]:
         "reasons": list(msg.reasons or []),
         "decided_by": msg.decided_by,
         "liaison": [{"unit": lia.unit.name, "fields": dict(lia.fields or {})} for lia in liaisons],
+        # the campaigns its slots belong to, so that an undo puts it back in the same one
+        "campaigns": sorted({sub.slot.campaign for sub in msg.submissions}),
     }
 
 

@@ -49,6 +49,7 @@ class NoticeRoster:
     mailbox: str = ""
     contact: str = ""
     deadline_day: int | None = None
+    deadline_month: str = "same"  # "next": the day is in the month after the activity (次月)
     units: list[NoticeUnit] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # what could not be read, in English
 
@@ -352,15 +353,21 @@ def _read_campaign(notice: NoticeRoster, lines: list[str], text: str) -> None:
     else:
         notice.problems.append("mailbox: no email address in the notice")
     deadline = _DEADLINE.search(text)
+    following = _NEXT_MONTH.search(text)
     if deadline and 1 <= int(deadline.group(1)) <= 28:
         notice.deadline_day = int(deadline.group(1))
-    elif _NEXT_MONTH.search(text):
+    elif following and 1 <= int(following.group(1)) <= 28:
+        notice.deadline_day, notice.deadline_month = int(following.group(1)), "next"
+    elif deadline or following:
+        day = (deadline or following).group(1)  # type: ignore[union-attr]
         notice.problems.append(
-            "deadline: the notice sets a day of the following month, which a roster cannot say; "
-            "set deadline_day or per-unit due dates by hand"
+            f"deadline: day {day} is past the 28th, which a roster cannot hold for every month; "
+            "deadline_day left at 25: set it or per-unit due dates by hand"
         )
     else:
-        notice.problems.append("deadline: no '当月N日前' in the notice; deadline_day left at 25")
+        notice.problems.append(
+            "deadline: no '当月N日前' or '次月N日前' in the notice; deadline_day left at 25"
+        )
     contact = _CONTACT.search(text)
     if contact:
         parts = [p.strip() for p in re.split(r"[,，;；。]", contact.group(1)) if p.strip()]
@@ -541,6 +548,8 @@ def roster_toml(notice: NoticeRoster, source: str = "") -> str:
     out.append(f"office = {_q(notice.office)}")
     out.append(f"mailbox = {_q(notice.mailbox)}")
     out.append(f"deadline_day = {notice.deadline_day or 25}")
+    if notice.deadline_month == "next":
+        out.append('deadline_month = "next"  # 次月: the day is in the month after the activity')
     out.append(f"contact = {_q(notice.contact)}")
     for unit in notice.units:
         out += ["", "[[unit]]", f"name = {_q(unit.name)}", f"kind = {_q(unit.kind)}"]

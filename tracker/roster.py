@@ -25,6 +25,7 @@ _PLACE = re.compile(r"^[\u4e00-\u9fff]{1,12}[" + "".join(LEVELS) + "]$")
 # `jurisdiction`.
 _OFFICE_PLACE = re.compile(r"^([\u4e00-\u9fff]{1,6}?[县市区旗])(?=[\u4e00-\u9fff]{4})")
 KINDS = ("township", "department")
+DEADLINE_MONTHS = ("same", "next")
 
 
 class RosterError(Exception):
@@ -41,11 +42,21 @@ class Campaign:
     jurisdiction: str = ""  # the office's place: X县, X市 (county-level), X区
     parent: str = ""  # the place above it: Y市
     keywords: tuple[str, ...] = ()  # words in a mail that name this campaign (主题日)
+    # which month `deadline_day` is in: "same" (the activity month, 当月N日前) or "next"
+    # (the month after it, 次月N日前)
+    deadline_month: str = "same"
 
     @property
     def key(self) -> str:
         """What slots and `--campaign` call the campaign: its name."""
         return self.name
+
+    def due(self, period: str) -> date:
+        """The campaign's due date for a report of `period` (its deadline rule)."""
+        year, month = period_of(period)
+        if self.deadline_month == "next":
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        return date(year, month, self.deadline_day)
 
 
 @dataclass(frozen=True)
@@ -82,8 +93,7 @@ class CampaignRoster:
         fixed = dict(unit.due).get(period)
         if fixed is not None:
             return fixed
-        year, month = period_of(period)
-        return date(year, month, self.campaign.deadline_day)
+        return self.campaign.due(period)
 
     def last_due(self) -> date | None:
         dues = [self.due(u, m) for u in self.units for m in u.months]
@@ -170,8 +180,7 @@ class Roster:
             u = p.unit(unit.name)
             if u is not None and period in u.months:
                 return p.due(u, period)
-        year, month = period_of(period)
-        return date(year, month, self.campaign.deadline_day)
+        return self.campaign.due(period)
 
     def unit_refs(
         self, extra_emails: Mapping[str, Iterable[str]] | None = None
@@ -286,6 +295,7 @@ def parse_roster(data: Mapping[str, Any], where: str = "roster") -> Roster:
         "jurisdiction",
         "parent",
         "keywords",
+        "deadline_month",
     }
     bad = sorted(set(camp) - keys)
     if bad:
@@ -294,6 +304,12 @@ def parse_roster(data: Mapping[str, Any], where: str = "roster") -> Roster:
     if isinstance(day, bool) or not isinstance(day, int) or not 1 <= day <= 28:
         raise RosterError(
             f"{where}: [campaign] deadline_day: must be a day from 1 to 28, not {day!r}"
+        )
+    deadline_month = camp.get("deadline_month", "same")
+    if deadline_month not in DEADLINE_MONTHS:
+        raise RosterError(
+            f'{where}: [campaign] deadline_month: must be "same" (the activity month, 当月N日前) '
+            f'or "next" (the month after it, 次月N日前), not {deadline_month!r}'
         )
     for key in ("name", "office", "mailbox", "contact", "jurisdiction", "parent"):
         if key in camp and not isinstance(camp[key], str):
@@ -321,6 +337,7 @@ def parse_roster(data: Mapping[str, Any], where: str = "roster") -> Roster:
         jurisdiction=jurisdiction,
         parent=camp.get("parent", "").strip(),
         keywords=tuple(k.strip() for k in keywords if k.strip()),
+        deadline_month=deadline_month,
     )
     raw_units = data.get("unit")
     if not isinstance(raw_units, list) or not raw_units:

@@ -180,11 +180,10 @@ def slot_for(s: Session, unit: Unit, period: str, roster: Roster, campaign: str)
     if len(same_year) == 1:
         return same_year[0]
     part = roster.part(campaign)
-    day = (part.campaign if part is not None else roster.campaign).deadline_day
     slot = Slot(
         unit_id=unit.id,
         period=period,
-        due=due_date(period, day),
+        due=(part.campaign if part is not None else roster.campaign).due(period),
         scheduled=False,
         campaign=campaign,
     )

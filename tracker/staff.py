@@ -37,7 +37,7 @@ from tracker.evidence import assess_message, check_photos
 from tracker.models import Audit, Liaison, Message, Slot, Unit, UnitAddress
 from tracker.recording import analyse, apply_match
 from tracker.roster import Roster, period_of
-from tracker.slots import due_date
+from tracker.slots import campaign_for
 from tracker.threads import resolve_thread
 from tracker.unitnames import resolve_unit, roster_refs
 
@@ -90,6 +90,43 @@ def check_period(period: str) -> str:
     return period
 
 
+def pick_campaign(roster: Roster, campaign: str | None) -> Roster:
+    """The roster of the campaign staff named (`--campaign`, the board's picker), or the
+    whole roster when they named none."""
+    if not campaign:
+        return roster
+    if roster.part(campaign) is None:
+        names = "、".join(p.campaign.key for p in roster.parts)
+        raise StaffError(
+            f"campaign {campaign!r}: not in the roster (campaigns: {names})",
+            f"没有名为“{campaign}”的活动（现有：{names}）",
+        )
+    return roster.only([campaign])
+
+
+def _report_campaigns(roster: Roster, units: Sequence[Unit], period: str, text: str) -> None:
+    """Refuse a report decision that fits no campaign, or several, when staff named none:
+    one line naming the campaigns, asking for --campaign."""
+    if len(roster.parts) < 2:
+        return
+    for u in units:
+        key, _ = campaign_for(roster, u.name, period, text)
+        if key is not None:
+            continue
+        owing = roster.owing(u.name, period)
+        names = "、".join(p.campaign.key for p in (owing or roster.parts))
+        if len(owing) > 1:
+            raise StaffError(
+                f"{u.name} {period} is owed in several campaigns ({names}): "
+                "name one with --campaign",
+                f"{u.name} {period} 同时属于几项活动（{names}），请选择活动",
+            )
+        raise StaffError(
+            f"{u.name} {period} is in no campaign's months ({names}): name one with --campaign",
+            f"{u.name} {period} 不属于任何一项活动（{names}），请选择活动",
+        )
+
+
 # --- decisions on a message -----------------------------------------------------------------
 
 
@@ -105,8 +142,10 @@ def assign(
     note: str = "",
     by: str = "cli",
     config: Config | None = None,
+    campaign: str | None = None,
 ) -> Message:
-    """Staff say: this message is `kind` for these units and this period.
+    """Staff say: this message is `kind` for these units and this period (in `campaign`:
+    needed only when several campaigns could hold the report).
 
     With `config` (the command line and the board pass it) a report's sender gets its
     receipt now, in this transaction, when the decision changed what was recorded: the
@@ -116,14 +155,17 @@ def assign(
     if kind not in KINDS:
         raise StaffError(f"kind {kind!r}: must be report or liaison", "类别不对")
     check_period(period)
+    chosen = pick_campaign(roster, campaign)
     msg = get_message(s, message_id)
     found = list({u.id: u for u in (find_unit(s, name, roster) for name in units)}.values())
+    if kind == "report":
+        _report_campaigns(chosen, found, period, msg.subject)
     names = "、".join(u.name for u in found)
     reasons = [f"工作人员确认：{names} {period}"] + ([f"备注：{note}"] if note else [])
     result = MatchResult(kind, "matched", tuple(u.name for u in found), period, 1.0, tuple(reasons))
     before = audit.message_state(s, msg)
     prior = _address_source(s, found[0], msg.from_addr) if len(found) == 1 else None
-    _decide(s, msg, result, roster, now)
+    _decide(s, msg, result, chosen, now)
     learned = None
     if msg.from_addr and len(found) == 1:
         learned = _confirm_address(s, found[0], msg.from_addr, now, by=by, message_id=msg.id)
@@ -150,7 +192,7 @@ def assign(
         from tracker.outgoing.receipts import queue_receipt
 
         clock = FixedClock(now, config.timezone)
-        queue_receipt(s, msg, config, clock, campaign=roster.campaign, staff=True)
+        queue_receipt(s, msg, config, clock, campaign=chosen.campaign, staff=True)
     return msg
 
 
@@ -271,6 +313,9 @@ def _restore_message(
         tuple(state.get("reasons") or ()),
     )
     s.execute(delete(Liaison).where(Liaison.message_id == msg.id))
+    keys = [k for k in state.get("campaigns") or () if roster.part(k) is not None]
+    if len(keys) == 1 and len(roster.parts) > 1:  # back into the campaign it was counted in
+        roster = roster.only(keys)
     apply_match(s, msg, result, roster, now)
     msg.decided_by = state.get("decided_by") or "auto"
     s.execute(delete(Liaison).where(Liaison.message_id == msg.id))
@@ -314,19 +359,29 @@ def _restore_address(s: Session, change: dict[str, Any] | None) -> None:
 # --- a unit's slots ---------------------------------------------------------------------------
 
 
-def _slot(s: Session, unit: Unit, period: str) -> Slot:
-    # a unit owing the same month in two campaigns: the newer campaign's slot
-    slot = s.scalar(
-        select(Slot)
-        .where(Slot.unit_id == unit.id, Slot.period == period)
-        .order_by(Slot.id.desc())
-        .limit(1)
-    )
-    if slot is None:
+def _slot(s: Session, roster: Roster, unit: Unit, period: str, campaign: str | None) -> Slot:
+    """The unit's slot for `period` (in `campaign`, when named). A unit owing the same month
+    in several campaigns is refused with their names: staff pick one."""
+    pick_campaign(roster, campaign)
+    q = select(Slot).where(Slot.unit_id == unit.id, Slot.period == period)
+    if campaign:
+        q = q.where(Slot.campaign == campaign)
+    slots = list(s.scalars(q.order_by(Slot.id)))
+    if not slots:
+        where = f" in {campaign}" if campaign else ""
+        where_zh = f"在“{campaign}”中" if campaign else ""
         raise StaffError(
-            f"{unit.name} owes no report for {period}", f"{unit.name} 在 {period} 没有应报记录"
+            f"{unit.name} owes no report for {period}{where}",
+            f"{unit.name} {where_zh}在 {period} 没有应报记录",
         )
-    return slot
+    if len(slots) > 1:
+        names = "、".join(x.campaign or "-" for x in slots)
+        raise StaffError(
+            f"{unit.name} {period} is owed in several campaigns ({names}): "
+            "name one with --campaign",
+            f"{unit.name} {period} 同时属于几项活动（{names}），请选择活动",
+        )
+    return slots[0]
 
 
 def _slot_state(slot: Slot) -> dict[str, Any]:
@@ -351,12 +406,13 @@ def excuse(
     *,
     by: str = "cli",
     now: datetime | None = None,
+    campaign: str | None = None,
 ) -> Slot:
     """Excuse a unit from a period's report (or, with `undo`, take the excuse back)."""
     now = now or datetime.now(UTC)
     check_period(period)
     u = find_unit(s, unit, roster)
-    slot = _slot(s, u, period)
+    slot = _slot(s, roster, u, period, campaign)
     if slot.excused != undo:
         state = "already excused" if not undo else "not excused"
         zh = "已是免报" if not undo else "并未免报"
@@ -389,13 +445,15 @@ def reschedule(
     *,
     note: str = "",
     by: str = "cli",
+    campaign: str | None = None,
 ) -> Slot:
     """The unit's event moved from `period` to `to_period`: its slot moves with it (the
-    due date follows; reports already counted stay counted). The roster sync leaves it moved."""
+    due date follows its campaign's rule; reports already counted stay counted). The roster
+    sync leaves it moved."""
     check_period(period)
     check_period(to_period)
     u = find_unit(s, unit, roster)
-    slot = _slot(s, u, period)
+    slot = _slot(s, roster, u, period, campaign)
     if to_period == period:
         raise StaffError(f"{u.name}: already in {period}", f"{u.name} 已在 {period}")
     taken = s.scalar(
@@ -413,7 +471,8 @@ def reschedule(
     if slot.moved_from == to_period:
         slot.moved_from = None  # moved back where the roster has it
     slot.period = to_period
-    slot.due = due_date(to_period, roster.campaign.deadline_day)
+    part = roster.part(slot.campaign)
+    slot.due = (part.campaign if part is not None else roster.campaign).due(to_period)
     s.flush()
     audit.record(
         s,
@@ -651,6 +710,7 @@ def undo(s: Session, roster: Roster, audit_id: int, now: datetime, *, by: str = 
                 select(Slot.id).where(
                     Slot.unit_id == slot.unit_id,
                     Slot.period == row.before["period"],
+                    Slot.campaign == slot.campaign,
                     Slot.id != slot.id,
                 )
             )

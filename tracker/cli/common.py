@@ -142,6 +142,10 @@ def default_by() -> str:
     return f"cli:{who}"
 
 
+CAMPAIGN = click.option(
+    "--campaign",
+    help="The campaign (its [campaign] name), when the unit owes that month in several.",
+)
 BY = click.option(
     "--by",
     default=default_by,

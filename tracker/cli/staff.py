@@ -13,6 +13,7 @@ from tracker.app import App
 from tracker.cli.common import (
     AS_OF,
     BY,
+    CAMPAIGN,
     PERIOD,
     _messages_query,
     fail,
@@ -128,6 +129,7 @@ def show(ctx: click.Context, message_id: int) -> None:
     "--kind", type=click.Choice(["report", "liaison"]), default="report", show_default=True
 )
 @click.option("--note", default="", help="A note kept with the decision.")
+@CAMPAIGN
 @BY
 @click.pass_context
 def assign_cmd(
@@ -137,6 +139,7 @@ def assign_cmd(
     period: str,
     kind: str,
     note: str,
+    campaign: str | None,
     by: str,
 ) -> None:
     """Decide a message by hand: it is KIND for these units and this period.
@@ -160,6 +163,7 @@ def assign_cmd(
                 note=note,
                 by=by,
                 config=app.config,
+                campaign=campaign,
             )
             names = "、".join(mu.unit.name for mu in msg.units)
             click.echo(f"#{msg.id}: {kind} for {names} {period} (staff decision)")
@@ -205,14 +209,33 @@ def unassign_cmd(ctx: click.Context, message_id: int, note: str, by: str) -> Non
 @click.argument("period", type=PERIOD)
 @click.option("--note", default="", help="Why (kept with the slot).")
 @click.option("--undo", is_flag=True, help="Take the excuse back.")
+@CAMPAIGN
 @BY
 @click.pass_context
-def excuse_cmd(ctx: click.Context, unit: str, period: str, note: str, undo: bool, by: str) -> None:
+def excuse_cmd(
+    ctx: click.Context,
+    unit: str,
+    period: str,
+    note: str,
+    undo: bool,
+    campaign: str | None,
+    by: str,
+) -> None:
     """Excuse UNIT from reporting for PERIOD (no reminders, counted as excused)."""
     app = open_app(ctx)
     try:
         with app.db.session() as s:
-            slot = excuse(s, app.roster, unit, period, note, undo, by=by, now=app.clock().now())
+            slot = excuse(
+                s,
+                app.roster,
+                unit,
+                period,
+                note,
+                undo,
+                by=by,
+                now=app.clock().now(),
+                campaign=campaign,
+            )
             name = slot.unit.name
     except StaffError as exc:
         fail(str(exc), 1)
@@ -224,17 +247,32 @@ def excuse_cmd(ctx: click.Context, unit: str, period: str, note: str, undo: bool
 @click.argument("period", type=PERIOD)
 @click.argument("to_period", metavar="TO_PERIOD", type=PERIOD)
 @click.option("--note", default="", help="Why (kept in the history).")
+@CAMPAIGN
 @BY
 @click.pass_context
 def reschedule_cmd(
-    ctx: click.Context, unit: str, period: str, to_period: str, note: str, by: str
+    ctx: click.Context,
+    unit: str,
+    period: str,
+    to_period: str,
+    note: str,
+    campaign: str | None,
+    by: str,
 ) -> None:
     """UNIT's event moved from PERIOD to TO_PERIOD: its slot (and due date) moves with it."""
     app = open_app(ctx)
     try:
         with app.db.session() as s:
             slot = reschedule(
-                s, app.roster, unit, period, to_period, app.clock().now(), note=note, by=by
+                s,
+                app.roster,
+                unit,
+                period,
+                to_period,
+                app.clock().now(),
+                note=note,
+                by=by,
+                campaign=campaign,
             )
             name, due = slot.unit.name, slot.due
     except StaffError as exc:
