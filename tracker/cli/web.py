@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
+from datetime import date
 
 import click
 
-from tracker.cli.common import clear_errors, fail, open_app
+from tracker.cli.common import AS_OF, clear_errors, fail, open_app
 
 
 def register(main: click.Group) -> None:
@@ -16,8 +17,14 @@ def register(main: click.Group) -> None:
 
 @click.command("web")
 @click.option("--listen", help="HOST:PORT to listen on (default: [web] listen, 127.0.0.1:8080).")
+@click.option(
+    "--as-of",
+    "as_of",
+    type=AS_OF,
+    help="Show the slots' states as of this date instead of today (said on every page).",
+)
 @click.pass_context
-def web_cmd(ctx: click.Context, listen: str | None) -> None:
+def web_cmd(ctx: click.Context, listen: str | None, as_of: date | None) -> None:
     """Serve the staff board (waitress) until stopped; put nginx in front for TLS."""
     from tracker.web.serve import parse_listen, serve
 
@@ -29,7 +36,9 @@ def web_cmd(ctx: click.Context, listen: str | None) -> None:
         except ValueError as exc:
             fail(f"--listen: {exc}")
     with clear_errors():
-        serve(app, host, port)
+        if as_of is not None:
+            click.echo(f"board: slot states as of {as_of.isoformat()} (--as-of), not today")
+        serve(app, host, port, as_of=as_of)
 
 
 @click.group()

@@ -14,7 +14,7 @@ import logging
 import os
 import secrets
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from flask import Flask, Response, render_template
@@ -65,8 +65,9 @@ def _read_or_make(path: Path) -> str:
     return key
 
 
-def create_app(app: App, *, clock: Clock | None = None) -> Flask:
-    from tracker.web import actions, auth, files, health, pages
+def create_app(app: App, *, clock: Clock | None = None, as_of: date | None = None) -> Flask:
+    """The board for `app`; `as_of` fixes "today" for the slots' states (`web --as-of`)."""
+    from tracker.web import actions, auth, files, health, pages, picker
 
     web = Flask(__name__)
     web.config.update(
@@ -86,6 +87,7 @@ def create_app(app: App, *, clock: Clock | None = None) -> Flask:
         web.register_blueprint(bp)
     auth.install(web)
     pages.install_filters(web)
+    picker.install(web, as_of)
     web.after_request(_security_headers)
     for code, title in ERROR_TITLES.items():
         web.register_error_handler(code, _error_page(code, title))

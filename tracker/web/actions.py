@@ -33,6 +33,12 @@ def _field(name: str, limit: int = 500) -> str:
     return (request.form.get(name) or "").strip()[:limit]
 
 
+def _campaign() -> str | None:
+    """The campaign a slot form names (the slot's own, or the assign form's choice), else the
+    one picked for the page (`?campaign=`), else None: staff.* then refuses what is ambiguous."""
+    return _field("campaign", 200) or request.args.get("campaign") or None
+
+
 @bp.route("/messages/<int:message_id>/assign", methods=["POST"])
 def assign(message_id: int) -> Response:
     def act() -> str:
@@ -51,6 +57,7 @@ def assign(message_id: int) -> Response:
                 note=_field("note"),
                 by=who(),
                 config=ri().config,  # the unit's receipt, sent by the service's outbox
+                campaign=_campaign(),
             )
             names = "、".join(mu.unit.name for mu in msg.units)
         return f"#{message_id} 已指定为 {names} {period}。"
@@ -98,7 +105,15 @@ def excuse(name: str) -> Response:
         period = _field("period", 7)
         with session() as s:
             staff.excuse(
-                s, ri().roster, name, period, _field("note"), undo, by=who(), now=clock().now()
+                s,
+                ri().roster,
+                name,
+                period,
+                _field("note"),
+                undo,
+                by=who(),
+                now=clock().now(),
+                campaign=_campaign(),
             )
         return f"{name} {period} 已{'取消免报' if undo else '免报'}。"
 
@@ -119,6 +134,7 @@ def reschedule(name: str) -> Response:
                 clock().now(),
                 note=_field("note"),
                 by=who(),
+                campaign=_campaign(),
             )
         return f"{name} 的活动月份已由 {period} 调整为 {to_period}。"
 

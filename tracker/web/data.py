@@ -120,8 +120,11 @@ def counts(statuses: list[SlotStatus]) -> dict[str, int]:
     return {k: sum(1 for st in statuses if st.state == k) for k in STATE_ORDER}
 
 
-def overview(s: Session, roster: Roster, as_of: date, tz: Any) -> dict[str, Any]:
-    statuses = slot_states(s, as_of=as_of, tz=tz)
+def overview(
+    s: Session, roster: Roster, as_of: date, tz: Any, campaigns: list[str] | None = None
+) -> dict[str, Any]:
+    """What the overview shows of the campaigns `campaigns` (None: every slot)."""
+    statuses = slot_states(s, as_of=as_of, tz=tz, campaigns=campaigns)
     names = {u.name for u in roster.units}
     statuses = [st for st in statuses if st.unit in names]
     period = f"{as_of.year:04d}-{as_of.month:02d}"
@@ -147,7 +150,14 @@ def overview(s: Session, roster: Roster, as_of: date, tz: Any) -> dict[str, Any]
 # --- a unit ---------------------------------------------------------------------------------
 
 
-def unit_page(s: Session, roster: Roster, unit: Unit, as_of: date, tz: Any) -> dict[str, Any]:
+def unit_page(
+    s: Session,
+    roster: Roster,
+    unit: Unit,
+    as_of: date,
+    tz: Any,
+    campaigns: list[str] | None = None,
+) -> dict[str, Any]:
     from tracker.addressbook import list_addresses
 
     roster_unit = roster.unit(unit.name)
@@ -160,7 +170,7 @@ def unit_page(s: Session, roster: Roster, unit: Unit, as_of: date, tz: Any) -> d
         if roster_unit
         else []
     )
-    statuses = slot_states(s, as_of=as_of, tz=tz, unit=unit.name)
+    statuses = slot_states(s, as_of=as_of, tz=tz, unit=unit.name, campaigns=campaigns)
     msgs = list(
         s.scalars(
             messages_query()

@@ -18,10 +18,11 @@ from tracker import audit
 from tracker.models import Message, Unit
 from tracker.outgoing.digest import STATE_LABELS
 from tracker.pollstate import last_poll
-from tracker.roster import period_of
+from tracker.roster import Campaign, period_of
 from tracker.users import ROLE_LABELS
 from tracker.web import data
 from tracker.web.context import clock, ri, session, viewer
+from tracker.web.picker import as_of, picked, picked_roster, shown_campaigns
 
 bp = Blueprint("pages", __name__)
 
@@ -79,7 +80,6 @@ def install_filters(web: Flask) -> None:
         outbox_states=OUTBOX_STATES,
         describe_state=audit.describe_message_state,
         viewer=viewer,
-        campaign=lambda: ri().roster.campaign,
         can_inline=data.can_inline,
     )
 
@@ -101,9 +101,9 @@ def unit_names() -> list[str]:
 
 
 def period_choices(*extra: str | None) -> list[str]:
-    """The months a report can be for: the campaign's, plus the mails' own guesses and
-    arrival months."""
-    periods = set(ri().roster.periods())
+    """The months a report can be for: the (picked) campaign's, plus the mails' own guesses
+    and arrival months."""
+    periods = set(picked_roster().periods())
     periods.update(p for p in extra if p)
     return sorted(periods)
 
@@ -111,9 +111,10 @@ def period_choices(*extra: str | None) -> list[str]:
 @bp.route("/")
 def overview() -> str:
     app = ri()
-    today = clock().today()
+    today = as_of()
+    keys = shown_campaigns()
     with session() as s:
-        ctx = data.overview(s, app.roster, today, app.config.timezone)
+        ctx = data.overview(s, app.roster.only(keys), today, app.config.timezone, keys)
         poll = last_poll(s)
     return render_template(
         "overview.html",
@@ -172,18 +173,21 @@ def unit(name: str) -> str:
         u = s.scalar(select(Unit).where(Unit.name == name).options(selectinload(Unit.addresses)))
         if u is None:
             abort(404, description="名单中没有这个单位。")
-        ctx = data.unit_page(s, app.roster, u, clock().today(), app.config.timezone)
+        ctx = data.unit_page(
+            s, app.roster, u, as_of(), app.config.timezone, campaigns=shown_campaigns()
+        )
         return render_template(
             "unit.html",
             history=audit.history(s, unit_id=u.id, limit=50),
             periods=period_choices(*(st.period for st in ctx["slots"])),
             all_periods=_year_months(ctx["slots"]),
+            several=len(app.roster.parts) > 1,
             **ctx,
         )
 
 
 def _year_months(slots: list[Any]) -> list[str]:
-    years = sorted({st.period[:4] for st in slots}) or [str(clock().today().year)]
+    years = sorted({st.period[:4] for st in slots}) or [str(as_of().year)]
     return [f"{y}-{m:02d}" for y in years for m in range(1, 13)]
 
 
@@ -201,13 +205,23 @@ def history() -> str:
 
 @bp.route("/export")
 def export() -> str:
-    periods = ri().roster.periods()
-    years = sorted({int(p[:4]) for p in periods}) or [clock().today().year]
+    periods = picked_roster().periods()
+    years = sorted({int(p[:4]) for p in periods}) or [as_of().year]
     return render_template("export.html", years=years)
 
 
+def _export_campaign(year: int) -> tuple[Campaign, list[str] | None]:
+    """The campaign a year's export is titled by, and the campaigns whose slots it holds:
+    the picked one (`?campaign=`), else every campaign of that year."""
+    roster = picked_roster()
+    of_year = [p for p in roster.parts if any(m[:4] == f"{year:04d}" for m in p.periods())]
+    camp = of_year[-1].campaign if of_year else roster.campaign
+    key = picked()
+    return camp, ([key] if key else None)
+
+
 def _export_year() -> int:
-    years = sorted({int(p[:4]) for p in ri().roster.periods()}) or [clock().today().year]
+    years = sorted({int(p[:4]) for p in picked_roster().periods()}) or [as_of().year]
     year = request.args.get("year", type=int) or years[0]
     if year not in years:
         abort(404, description="没有这一年的报送安排。")
@@ -221,17 +235,19 @@ def export_file() -> Response:
 
     app = ri()
     year = _export_year()
-    name = app.roster.campaign.name or "报送情况"
+    camp, keys = _export_campaign(year)
+    name = camp.name or "报送情况"
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "export.xlsx"
         with session() as s:
             export_year(
                 s,
                 year=year,
-                as_of=clock().today(),
+                as_of=as_of(),
                 tz=app.config.timezone,
                 out=out,
-                campaign=app.roster.campaign,
+                campaign=camp,
+                campaigns=keys,
             )
         payload = out.read_bytes()
     return send_file(
@@ -250,7 +266,8 @@ def export_zip() -> Response:
 
     app = ri()
     year = _export_year()
-    name = app.roster.campaign.name or "报送情况"
+    camp, keys = _export_campaign(year)
+    name = camp.name or "报送情况"
     tmp = tempfile.TemporaryFile()  # noqa: SIM115  (send_file closes it after the response)
     try:
         with session() as s:
@@ -259,9 +276,10 @@ def export_zip() -> Response:
                 app.store,
                 tmp,
                 year=year,
-                as_of=clock().today(),
+                as_of=as_of(),
                 tz=app.config.timezone,
-                campaign=app.roster.campaign,
+                campaign=camp,
+                campaigns=keys,
             )
         tmp.seek(0)
     except BaseException:
