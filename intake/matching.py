@@ -182,6 +182,8 @@ class MatcherIndex:
     distinctive_pattern: re.Pattern[str] | None
     prefixed: dict[str, str] = field(default_factory=dict)  # full-name form -> its jurisdiction
     jurisdiction: Jurisdiction = field(default_factory=Jurisdiction)
+    # the neighbours' places without their level (Y of Y区) that no unit's own name holds
+    neighbours: tuple[str, ...] = ()
 
 
 def _split_suffix(name: str) -> tuple[str, str] | None:
@@ -293,6 +295,7 @@ def _build_index(units: Sequence[UnitRef], j: Jurisdiction) -> MatcherIndex:
         distinctive_pattern=alternation(distinctive),
         prefixed=prefixed,
         jurisdiction=j,
+        neighbours=tuple(p for p in j.neighbour_places if not any(p in f for f in owners)),
     )
 
 
@@ -423,6 +426,11 @@ def _mark_outside(text: str, hit: _Hit, index: MatcherIndex) -> _Hit:
         own_name = any(hit.written.startswith(p) for p in j.places)
         if j.ends_with_parent(before) and not j.ends_with_own(before) and not own_name:
             place = next(p for p in j.parent_places if j.ends_with_parent(before[-len(p) :]))
+            return replace(hit, outside=place + hit.written)
+        # a neighbour's place without its level (Y公安分局 for Y区公安分局): its body
+        folded = fold_lookalikes(before[-8:])
+        place = next((p for p in index.neighbours if folded.endswith(fold_lookalikes(p))), "")
+        if place and not own_name:
             return replace(hit, outside=place + hit.written)
         return hit
     if mark == j.level:  # 县林业局 for a core name: the own place, unless another is written

@@ -8,7 +8,10 @@ matcher derives every place rule from these two names, so no place name lives in
   (县林业局 in a county, 市林业局 in a county-level city, 区林业局 in a district);
 - the parent's bodies carry the parent's level (市林业局 in a county or a district, the full
   parent name in a county-level city, whose bare 市 is its own);
-- any other level character or another place name before a unit's name is another body.
+- any other level character or another place name before a unit's name is another body;
+- the neighbours the roster names (`neighbours`: the parent's other counties, cities and
+  districts) are other bodies also when written without their level character (Y公安分局
+  for Y区公安分局), as the parent is (Z林业局 for Z市林业局).
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ class Jurisdiction:
     name: str = ""
     parent: str = ""
     level: str = ""
+    neighbours: tuple[str, ...] = ()  # other places nearby (Y区, Z市), full names
 
     def __post_init__(self) -> None:
         if self.name and not self.level:
@@ -75,6 +79,14 @@ class Jurisdiction:
     @property
     def parent_places(self) -> tuple[str, ...]:
         return _places(self.parent)
+
+    @property
+    def neighbour_places(self) -> tuple[str, ...]:
+        """The neighbours without their level (Y for Y区), longest first; a form that is the
+        own place or the parent's is left out (it names them, not a neighbour)."""
+        mine = {*self.places, *self.parent_places}
+        found = {p for n in self.neighbours for p in _places(n) if len(p) >= 2} - mine
+        return tuple(sorted(found, key=lambda p: (-len(p), p)))
 
     @property
     def word(self) -> str:

@@ -315,3 +315,69 @@ def test_it_knows_no_place_name_in_code() -> None:
     for path in (ROOT / "intake").glob("*.py"):
         text = path.read_text("utf-8")
         assert not [n for n in names if n in text], path.name
+
+
+def _stripped_neighbours(p: Place) -> tuple[str, ...]:
+    from intake.matching import build_index
+
+    units, j = p.load()
+    return build_index(units, j).neighbours
+
+
+@pytest.mark.parametrize("place", PLACES, ids=[p.id for p in PLACES])
+def test_a_neighbour_written_without_its_level_is_another_body(place: Place) -> None:
+    """岳塘公安分局 for 岳塘区公安分局, 湘乡林业局 for 湘乡市林业局: the roster's neighbours
+    without their level character name their own bodies, never the office's units."""
+    units, j = place.load()
+    names = _stripped_neighbours(place)
+    assert len(names) >= 3, names
+    m, y = place.forestry_month, place.year
+    core = place.forestry[1:]
+    for n in names:
+        for subject in (f"{n}{core}{m}月主题日活动", f"{n}公安分局{m}月主题日"):
+            result = match(
+                mail(subject, attachments=PHOTO),
+                units,
+                received_at=at(f"{y}-{m:02d}-18"),
+                jurisdiction=j,
+            )
+            assert (result.decision, result.units) == ("review", ()), (subject, result.reasons)
+            assert any(n in r and j.word in r for r in result.reasons), result.reasons
+        signed = mail(
+            f"{m}月主题日活动", text=f"我局于{m}月16日开展活动。\n\n{n}{core}\n", attachments=PHOTO
+        )
+        result = match(signed, units, received_at=at(f"{y}-{m:02d}-18"), jurisdiction=j)
+        assert result.decision == "review" and not result.units, result.reasons
+    # the own units are still the own units, with the neighbour named in passing
+    passing = mail(
+        f"{place.forestry}{m}月主题日", text=f"{names[0]}{core}同志到场交流。", attachments=PHOTO
+    )
+    result = match(passing, units, received_at=at(f"{y}-{m:02d}-18"), jurisdiction=j)
+    assert (result.decision, result.units) == ("matched", (place.forestry,)), result.reasons
+
+
+def test_a_neighbour_in_a_units_own_name_is_no_marker() -> None:
+    """A place that is part of one of the office's own unit names (a reservoir, an irrigation
+    district named after the town next door) stays the unit's own word."""
+    from intake.matching import UnitRef, build_index
+
+    units = (
+        UnitRef("县林业局", "department", (), (), ("2023-05",)),
+        UnitRef("县韶峰灌区管理局", "department", ("韶峰灌区管理局",), (), ("2023-06",)),
+    )
+    j = Jurisdiction("某县", "某市", neighbours=("韶峰区", "岳麓区"))
+    assert build_index(units, j).neighbours == ("岳麓",)
+    result = match(
+        mail("韶峰灌区管理局6月主题日", attachments=PHOTO),
+        units,
+        received_at=at("2023-06-18"),
+        jurisdiction=j,
+    )
+    assert (result.decision, result.units) == ("matched", ("县韶峰灌区管理局",)), result.reasons
+    result = match(
+        mail("岳麓林业局5月主题日", attachments=PHOTO),
+        units,
+        received_at=at("2023-05-18"),
+        jurisdiction=j,
+    )
+    assert (result.decision, result.units) == ("review", ()), result.reasons

@@ -51,6 +51,14 @@ def test_it_ships_every_unit_of_annexes_2_and_3(roster_file: Path) -> None:
             '[campaign]\ndeadline_day = 31\n[[unit]]\nname = "A"\nmonths = ["2023-05"]\n',
             "deadline_day: must be a day from 1 to 28",
         ),
+        (
+            '[campaign]\nneighbours = ["岳塘"]\n[[unit]]\nname = "A"\nmonths = ["2023-05"]\n',
+            "neighbours: '岳塘' is not a place name ending in",
+        ),
+        (
+            '[campaign]\nneighbours = "岳塘区"\n[[unit]]\nname = "A"\nmonths = ["2023-05"]\n',
+            "neighbours: must be a list of place names",
+        ),
         ('[campaign]\nname = "x"\n', "no [[unit]] tables"),
         ('[[unit]]\nname = "A"\nmonth = ["2023-05"]\n', "month: unknown key"),
     ],

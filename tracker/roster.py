@@ -45,6 +45,9 @@ class Campaign:
     # which month `deadline_day` is in: "same" (the activity month, 当月N日前) or "next"
     # (the month after it, 次月N日前)
     deadline_month: str = "same"
+    # other places nearby (the parent's other counties, cities, districts): their bodies are
+    # not the office's units, also when written without their level (Y公安分局 for Y区…)
+    neighbours: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -166,7 +169,9 @@ class Roster:
     @property
     def jurisdiction(self) -> Jurisdiction:
         """The office's place and its parent, as the matcher takes them."""
-        return Jurisdiction(self.campaign.jurisdiction, self.campaign.parent)
+        return Jurisdiction(
+            self.campaign.jurisdiction, self.campaign.parent, neighbours=self.campaign.neighbours
+        )
 
     def unit(self, name: str) -> RosterUnit | None:
         return next((u for u in self.units if u.name == name), None)
@@ -274,6 +279,8 @@ def merge_rosters(files: Sequence[tuple[str, Roster]]) -> Roster:
     if not newest.jurisdiction and places:
         (place, parent), _ = next(iter(places.items()))
         newest = replace(newest, jurisdiction=place, parent=parent)
+    neighbours = tuple(dict.fromkeys(n for _, r in files for n in r.campaign.neighbours))
+    newest = replace(newest, neighbours=neighbours)
     return Roster(newest, tuple(merged.values()), tuple(parts))
 
 
@@ -296,6 +303,7 @@ def parse_roster(data: Mapping[str, Any], where: str = "roster") -> Roster:
         "parent",
         "keywords",
         "deadline_month",
+        "neighbours",
     }
     bad = sorted(set(camp) - keys)
     if bad:
@@ -321,6 +329,15 @@ def parse_roster(data: Mapping[str, Any], where: str = "roster") -> Roster:
                 f"{where}: [campaign] {key}: {value!r} is not a place name ending in "
                 f"{'/'.join(LEVELS)} (e.g. 湘潭县, 韶山市, 雨湖区)"
             )
+    neighbours = camp.get("neighbours", [])
+    if not isinstance(neighbours, list) or not all(isinstance(n, str) for n in neighbours):
+        raise RosterError(f"{where}: [campaign] neighbours: must be a list of place names")
+    for n in neighbours:
+        if not _PLACE.match(n.strip()):
+            raise RosterError(
+                f"{where}: [campaign] neighbours: {n.strip()[:40]!r} is not a place name ending "
+                f"in {'/'.join(LEVELS)} (e.g. 岳塘区, 湘乡市)"
+            )
     keywords = camp.get("keywords", [])
     if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
         raise RosterError(f"{where}: [campaign] keywords: must be a list of strings")
@@ -338,6 +355,7 @@ def parse_roster(data: Mapping[str, Any], where: str = "roster") -> Roster:
         parent=camp.get("parent", "").strip(),
         keywords=tuple(k.strip() for k in keywords if k.strip()),
         deadline_month=deadline_month,
+        neighbours=tuple(dict.fromkeys(n.strip() for n in neighbours)),
     )
     raw_units = data.get("unit")
     if not isinstance(raw_units, list) or not raw_units:
