@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from tracker.cli import main
-from tracker.notice import Block, notice_blocks, read_notice, roster_toml
+from tracker.notice import Block, NoticeRoster, notice_blocks, read_notice, roster_toml
 from tracker.roster import load_roster, parse_roster
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,7 +56,17 @@ def test_it_reads_the_seed_notice_into_the_shipped_roster() -> None:
     assert forestry is not None and "湘潭县林业局" in forestry.aliases
     town = notice.unit("石潭镇")
     assert town is not None and "湘潭县石潭镇" in town.aliases
-    assert any("parent" in p for p in notice.problems)
+    # the seed names no place above the county: said in one line
+    assert "parent: not found in the notice; set [campaign] parent by hand" in notice.problems
+    assert notice.parent == ""
+    # the notice writes short names only: the standard full names are aliases, and it says so
+    rsj = notice.unit("县人社局")
+    assert rsj is not None and "湘潭县人力资源和社会保障局" in rsj.aliases
+    scj = notice.unit("县市场监管局")
+    assert scj is not None and "县市场监督管理局" in scj.aliases
+    full = next(p for p in notice.problems if p.startswith("full names:"))
+    assert "gives none" in full and "县供电公司" in full and "县林业局" not in full
+    assert all("\n" not in p for p in notice.problems)
 
 
 def test_it_reads_a_county_level_citys_notice() -> None:
@@ -72,6 +82,54 @@ def test_it_reads_a_county_level_citys_notice() -> None:
     unit = notice.unit("市应急管理局")
     assert unit is not None and unit.central and "市应急局" in unit.aliases
     assert "韶山市林业局" in (notice.unit("市林业局") or unit).aliases
+    # 湘潭市生态环境局韶山分局: the prefecture's body in the city names the parent
+    assert notice.parent == "湘潭市"
+    assert not any(p.startswith("parent") for p in notice.problems)
+    assert "韶山市人力资源和社会保障局" in (notice.unit("市人社局") or unit).aliases
+
+
+def _notice(tmp_path: Path, *lines: str) -> NoticeRoster:
+    table = ["附件2", "|", "1 |", "2024年5月 |", "县林业局、县人社局 |", "|"]
+    path = tmp_path / "notice.txt"
+    path.write_text("\n".join([*lines, *table]), encoding="utf-8")
+    return read_notice(path)
+
+
+@pytest.mark.parametrize(
+    ("lines", "jurisdiction", "parent"),
+    [
+        # a county's notice citing its prefecture's plan
+        (["青溪县政务公开办公室关于组织开展2024年“政务公开主题日”活动的通知",
+          "根据《碧水市2024年政务公开工作要点》精神，现通知如下。"], "青溪县", "碧水市"),
+        # the prefecture written before the county
+        (["青溪县政务公开办公室关于组织开展2024年“政务公开主题日”活动的通知",
+          "按照碧水市青溪县政务公开工作安排，各乡镇、县直单位开展活动。"], "青溪县", "碧水市"),
+        # the prefecture's own notice, sent down to its counties: it names the parent only
+        (["碧水市政务公开办公室关于组织开展2024年“政务公开主题日”活动的通知",
+          "各县市区政务公开办："], "", "碧水市"),
+        (["碧水市政务公开办公室关于组织开展2024年“政务公开主题日”活动的通知",
+          "各县（市、区）政务公开办："], "", "碧水市"),
+    ],
+)  # fmt: skip
+def test_it_reads_the_parent_where_the_notice_names_it(
+    tmp_path: Path, lines: list[str], jurisdiction: str, parent: str
+) -> None:
+    notice = _notice(tmp_path, *lines)
+    assert (notice.jurisdiction, notice.parent) == (jurisdiction, parent), notice.problems
+    text = roster_toml(notice)
+    assert f'parent = "{parent}"' in text
+    if not jurisdiction:
+        assert any(p.startswith("jurisdiction: the notice is 碧水市's") for p in notice.problems)
+
+
+def test_two_places_above_are_not_guessed(tmp_path: Path) -> None:
+    notice = _notice(
+        tmp_path,
+        "青溪县政务公开办公室关于组织开展2024年“政务公开主题日”活动的通知",
+        "根据《碧水市2024年政务公开工作要点》《远山市2024年政务公开方案》，现通知如下。",
+    )
+    assert notice.parent == ""
+    assert any("several places above it (碧水市, 远山市)" in p for p in notice.problems)
 
 
 def _docx(blocks: list[Block]) -> bytes:
@@ -167,8 +225,9 @@ def test_the_command_writes_a_roster_the_service_loads(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["roster", "import", str(CITY_NOTICE), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "wrote" in result.output and "28 units (4 townships, 24 departments)" in result.output
-    assert "could not read: parent" in result.output
+    assert "could not read: parent" not in result.output  # 湘潭市 read from the notice
     roster = load_roster(out)
+    assert (roster.campaign.jurisdiction, roster.campaign.parent) == ("韶山市", "湘潭市")
     assert _units(roster.units) == _units(load_roster(CITY).units)
     assert roster.campaign.deadline_day == 20
     again = CliRunner().invoke(main, ["roster", "import", str(CITY_NOTICE), "--out", str(out)])

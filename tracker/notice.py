@@ -46,6 +46,7 @@ class NoticeRoster:
     name: str = ""
     office: str = ""
     jurisdiction: str = ""
+    parent: str = ""  # the place above the jurisdiction, where the notice names it
     mailbox: str = ""
     contact: str = ""
     deadline_day: int | None = None
@@ -78,6 +79,12 @@ _SHORT_NAME = re.compile(
     r"([\u4e00-\u9fff]{4,30})[（(]\s*(?:以下)?简称\s*[“\"「]?([\u4e00-\u9fff]{2,12})[”\"」]?\s*[)）]"
 )
 _NAME_IN_BRACKETS = re.compile(r"^([\u4e00-\u9fff]{2,30})[（(]([\u4e00-\u9fff]{2,30})[)）]$")
+# A notice a prefecture sends down to its counties (各县市区, 各县（市、区）).
+_TO_COUNTIES = re.compile(r"各(?:县市区|县区|区县|县[（(]市、?区[)）]|县[（(]市[)）]|县市)")
+_LEVEL_AFTER_PLACE = re.compile(r"[市州]")
+_TITLE_PLACE = re.compile(r"《([\u4e00-\u9fff]{2,4}?[市州])")
+# Words that end a run of text before a place name (关于X市, 根据X市, X县和Y市).
+_BEFORE_PLACE = frozenset("于据的和与及在由对为是向照经、全本我各")
 
 
 def _fold(s: str) -> str:
@@ -321,8 +328,58 @@ def parse_notice(blocks: list[Block]) -> NoticeRoster:
     if not saw_table:
         notice.problems.append("no month table found (rows with a month and unit names)")
     _mark_central(notice, central_names)
+    if not notice.parent:
+        _read_parent(notice, text, blocks)
     _add_aliases(notice, full_names)
     return notice
+
+
+def _place_ending_at(text: str, level: int) -> str:
+    """The place name whose level character (市/州) stands at `level`: up to four characters
+    before it, stopped by a particle (关于X市) or anything not Chinese; "" when shorter than 3."""
+    start = level
+    while (
+        start > 0
+        and level - start < 4
+        and "\u4e00" <= text[start - 1] <= "\u9fff"
+        and text[start - 1] not in _BEFORE_PLACE
+    ):
+        start -= 1
+    name = text[start : level + 1]
+    return name if len(name) >= 3 else ""
+
+
+def _read_parent(notice: NoticeRoster, text: str, blocks: list[Block]) -> None:
+    """The place above the jurisdiction, where the notice names it: written right before the
+    office's own place (湘潭市湘潭县), heading a unit of the office's (湘潭市生态环境局韶山分局),
+    or as the issuer of a document it cites (《湘潭市2023年政务公开工作要点》)."""
+    own = notice.jurisdiction
+    if not own:
+        return
+    from intake.places import Jurisdiction
+
+    mine = (own, *Jurisdiction(own).places)
+    cells = [c for b in blocks if not isinstance(b, str) for c in b]
+    found: list[str] = []
+    for chunk in [text, *cells]:
+        for m in _LEVEL_AFTER_PLACE.finditer(chunk):
+            if chunk.startswith(mine, m.end()):
+                found.append(_place_ending_at(chunk, m.start()))
+        found.extend(m.group(1) for m in _TITLE_PLACE.finditer(chunk))
+    for unit in notice.units:  # 湘潭市生态环境局韶山分局: the parent's body in the own place
+        level = _LEVEL_AFTER_PLACE.search(unit.name, 2, 6)
+        if level and any(p in unit.name[level.end() :] for p in mine):
+            found.append(_place_ending_at(unit.name, level.start()))
+    places = [p for p in dict.fromkeys(found) if p and p != own and not p.startswith(own)]
+    if len(places) == 1:
+        notice.parent = places[0]
+    elif places:
+        notice.problems.append(
+            f"parent: the notice names several places above it ({', '.join(places)}); "
+            "set [campaign] parent by hand"
+        )
+    else:
+        notice.problems.append("parent: not found in the notice; set [campaign] parent by hand")
 
 
 def _read_campaign(notice: NoticeRoster, lines: list[str], text: str) -> None:
@@ -333,7 +390,14 @@ def _read_campaign(notice: NoticeRoster, lines: list[str], text: str) -> None:
     else:
         notice.problems.append("office: the title does not read '<office>关于…'")
     place = _PLACE.match(notice.office)
-    if place:
+    if place and place.group(1)[-1] in "市州" and _TO_COUNTIES.search(text):
+        # the prefecture's own notice to its counties: it names the parent, not the office
+        notice.parent = place.group(1)
+        notice.problems.append(
+            f"jurisdiction: the notice is {notice.parent}'s, sent to its counties (各县市区); "
+            "set [campaign] jurisdiction to your own place by hand"
+        )
+    elif place:
         notice.jurisdiction = place.group(1)
     else:
         notice.problems.append("jurisdiction: not found at the start of the office's name")
@@ -375,10 +439,6 @@ def _read_campaign(notice: NoticeRoster, lines: list[str], text: str) -> None:
         notice.contact = "，".join(re.sub(r"\s*[:]\s*", "：", p) for p in keep)
     else:
         notice.problems.append("contact: no '联系人:' line")
-    notice.problems.append(
-        "parent: the place above the jurisdiction is not read from a notice; "
-        "set [campaign] parent (e.g. the prefecture-level city)"
-    )
 
 
 def _looks_like_name_list(line: str) -> bool:
@@ -490,15 +550,27 @@ def _full_names(blocks: list[Block]) -> dict[str, str]:
 
 
 def _add_aliases(notice: NoticeRoster, full_names: dict[str, str]) -> None:
+    """The names people write: the full official names (the notice's 'X（以下简称Y）', else the
+    standard ones of tracker.deptnames), the place prefix, a township's 人民政府/党政办."""
+    from tracker.deptnames import full_name
+
     place = notice.jurisdiction
     level = place[-1] if place else ""
+    given = 0
+    without: list[str] = []
     for unit in notice.units:
         extra: list[str] = []
-        if unit.name in full_names:
-            full = full_names[unit.name]
+        full = full_names.get(unit.name, "")
+        given += bool(full)
+        if not full and unit.kind == "department" and level and unit.name.startswith(level):
+            standard = full_name(unit.name[1:])
+            full = level + standard if standard else ""
+        if full:
             extra.append(full)
             if level and full.startswith(level):
                 extra.append(place + full[1:])
+        elif unit.kind == "department" and not _known_full(unit, level):
+            without.append(unit.name)
         if place and level and unit.name.startswith(level) and not unit.name.startswith(place):
             extra.append(place + unit.name[1:])
         if unit.kind == "township":
@@ -514,6 +586,24 @@ def _add_aliases(notice: NoticeRoster, full_names: dict[str, str]) -> None:
         for a in extra:
             if a != unit.name and a not in unit.aliases:
                 unit.aliases.append(a)
+    if not given or without:
+        names = "、".join(without[:6]) + ("…" if len(without) > 6 else "")
+        notice.problems.append(
+            "full names: "
+            + ("the notice gives none (X（以下简称Y）)" if not given else "not all in the notice")
+            + (f"; no full name known for {len(without)} departments ({names})" if without else "")
+            + "; check the aliases and add the names people write by hand"
+        )
+
+
+def _known_full(unit: NoticeUnit, level: str) -> bool:
+    """Whether the unit's name is a full official name already (县林业局), or an alias is a
+    longer form of it (the notice's other way of writing it)."""
+    from tracker.deptnames import is_full
+
+    if level and unit.name.startswith(level) and is_full(unit.name[1:]):
+        return True
+    return any(len(a) > len(unit.name) and _abbreviates(unit.name, a) for a in unit.aliases)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -544,7 +634,12 @@ def roster_toml(notice: NoticeRoster, source: str = "") -> str:
     out.append(f"name = {_q(notice.name or '政务公开主题日')}")
     if notice.jurisdiction:
         out.append(f"jurisdiction = {_q(notice.jurisdiction)}")
-    out.append('# parent = ""  # the place above the jurisdiction, e.g. the prefecture-level city')
+    if notice.parent:
+        out.append(f"parent = {_q(notice.parent)}")
+    else:
+        out.append(
+            '# parent = ""  # the place above the jurisdiction, e.g. the prefecture-level city'
+        )
     out.append(f"office = {_q(notice.office)}")
     out.append(f"mailbox = {_q(notice.mailbox)}")
     out.append(f"deadline_day = {notice.deadline_day or 25}")
