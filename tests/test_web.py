@@ -361,10 +361,12 @@ def test_assign_accepts_aliases_traditional_and_joint_units(clerk: Client, app: 
 
 
 def test_assign_refuses_an_unknown_name_and_suggests_close_ones(clerk: Client, app: App) -> None:
-    r = clerk.post("/messages/10/assign", {"unit": "河口", "period": "2023-05", "next": "/review"})
+    r = clerk.post(
+        "/messages/10/assign", {"unit": "河口乡", "period": "2023-05", "next": "/review"}
+    )
     assert r.status_code == 302
     page = clerk.get("/review").data
-    assert any("名单中没有单位“河口”，是不是：河口镇？" in f for f in flashes(page))
+    assert any("名单中没有单位“河口乡”，是不是：河口镇？" in f for f in flashes(page))
     assert audit_rows(app) == []
 
 

@@ -2,9 +2,10 @@
 
 Uses the matcher's own name logic (`intake.matching.build_index` and `find_units`): the
 canonical name, roster aliases, traditional characters (`intake.text.normalize`), the county
-prefix left out or added (林业局, 湘潭县林业局), and the abbreviations officialdom uses (县市场
-监管局). A name that resolves to no unit, or to more than one, is never guessed: the caller
-gets close names to suggest instead.
+prefix left out or added (林业局, 湘潭县林业局), the abbreviations officialdom uses (县市场
+监管局), and a short part of one unit's name alone (河口 for 河口镇, 消防 for 县消防救援大队).
+A name that resolves to no unit, or to more than one, is never guessed: the caller gets
+close names to suggest instead.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from intake.text import normalize
 from tracker.roster import Roster
 
 _SEPARATORS = re.compile(r"[、,，;；\s]+")
+_CHINESE = re.compile(r"^[\u4e00-\u9fff]+$")
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,25 @@ def resolve_unit(query: str, units: Sequence[UnitRef]) -> Resolved:
     covered = sum(h.end - h.start for h in hits)
     if len(named) == 1 and covered * 2 >= len(wanted):
         return Resolved(named.pop())
+    part = _part_of_one(wanted, units)
+    if part is not None:
+        return Resolved(part)
     return Resolved(None, suggest(wanted, units, index.forms, named))
+
+
+def _part_of_one(wanted: str, units: Sequence[UnitRef]) -> str | None:
+    """The one unit whose name or an alias holds `wanted` (already normalised, at least two
+    Chinese characters): 河口 for 河口镇, 消防 for 县消防救援大队. None when no unit or several
+    do (湘潭, 局): those are never guessed."""
+    if len(wanted) < 2 or not _CHINESE.match(wanted):
+        return None
+    holders = {
+        u.name
+        for u in units
+        for raw in (u.name, *u.aliases)
+        if wanted in normalize(raw).replace(" ", "")
+    }
+    return holders.pop() if len(holders) == 1 else None
 
 
 def suggest(
