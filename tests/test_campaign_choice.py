@@ -3,11 +3,12 @@
 With two campaigns active and a unit+month in both, `assign`, `excuse` and `reschedule`
 refuse in one line naming the campaigns and asking for `--campaign`; with it they act on
 that campaign's slot only; an undo puts a report back into the campaign it was counted in.
-With one campaign nothing changes (the rest of the suite). The board's campaign picker and
+With one campaign nothing changes (the rest of the suite). SQLite and PostgreSQL. The board's campaign picker and
 its `--as-of` are in tests/test_web_campaigns.py."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -32,8 +33,13 @@ def special_roster(tmp_path: Path) -> Path:
     return path
 
 
-def two_campaigns(tmp_path: Path) -> Path:
+def two_campaigns(tmp_path: Path, database_url: str = "") -> Path:
     config = config_for(tmp_path, roster_2024(tmp_path), special_roster(tmp_path))
+    if database_url:
+        text = re.sub(
+            r'^url = ".*"$', f'url = "{database_url}"', config.read_text("utf-8"), flags=re.M
+        )
+        config.write_text(text, encoding="utf-8")
     deliver(tmp_path, mail("县林业局5月活动图片", "Sat, 18 May 2024", 7))
     poll(config)
     return config
@@ -71,8 +77,8 @@ def counted_in(config: Path) -> list[str]:
         app.close()
 
 
-def test_assign_asks_which_campaign_and_undo_keeps_it(tmp_path: Path) -> None:
-    config = two_campaigns(tmp_path)
+def test_assign_asks_which_campaign_and_undo_keeps_it(tmp_path: Path, database_url: str) -> None:
+    config = two_campaigns(tmp_path, database_url)
     line = refused(config, "assign", "1", "--unit", "县林业局", "--period", "2024-05")
     assert C2024 in line and SPECIAL in line and "--campaign" in line, line
     assert counted_in(config) == []
@@ -102,8 +108,8 @@ def test_assign_asks_which_campaign_and_undo_keeps_it(tmp_path: Path) -> None:
     app.close()
 
 
-def test_excuse_and_reschedule_ask_which_campaign(tmp_path: Path) -> None:
-    config = two_campaigns(tmp_path)
+def test_excuse_and_reschedule_ask_which_campaign(tmp_path: Path, database_url: str) -> None:
+    config = two_campaigns(tmp_path, database_url)
     line = refused(config, "excuse", "县林业局", "2024-05")
     assert C2024 in line and SPECIAL in line and "--campaign" in line, line
     cli(config, "excuse", "县林业局", "2024-05", "--campaign", C2024, "--note", "停电")

@@ -177,3 +177,34 @@ def test_a_bad_deadline_month_is_one_line(tmp_path: Path, value: str) -> None:
     with pytest.raises(RosterError, match='deadline_month: must be "same"') as err:
         load_roster(path)
     assert "\n" not in str(err.value)
+
+
+def test_day_n_of_the_following_month_from_the_command_line(tmp_path: Path) -> None:
+    """`status` and `remind` with --as-of on a 次月5日前 roster: May's report is open until
+    5 June, reminded 2 working days before it (3 June) and overdue from 6 June."""
+    import json
+
+    from click.testing import CliRunner
+
+    from tests.mail_helpers import write_config
+    from tracker.cli import main
+
+    (tmp_path / "roster.toml").write_text(NEXT_MONTH, encoding="utf-8")
+    config = str(write_config(tmp_path, smtp_port=1, roster=tmp_path / "roster.toml"))
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(main, ["--config", config, *args])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    def state(day: str) -> tuple[str, str]:
+        rows = json.loads(run("status", "--json", "--as-of", day, "--period", "2024-05"))
+        row = next(r for r in rows if r["unit"] == "市林业局")
+        return row["due"], row["state"]
+
+    assert state("2024-05-31") == ("2024-06-05", "open")
+    assert state("2024-06-05") == ("2024-06-05", "open")
+    assert state("2024-06-06") == ("2024-06-05", "missing")
+    assert "市林业局 2024-05 before:2" in run("remind", "--dry-run", "--as-of", "2024-06-03")
+    assert "市林业局 2024-05 overdue" not in run("remind", "--dry-run", "--as-of", "2024-05-27")
+    assert "市林业局 2024-05 overdue:1" in run("remind", "--dry-run", "--as-of", "2024-06-06")
