@@ -97,6 +97,9 @@ def test_the_picker_is_kept_across_links_and_picks_the_slots(app: App) -> None:
     page = c.get("/").data.decode()
     assert THEME in page and SPECIAL in page  # the picker names both
     assert "进行中的活动" in page
+    # both are active on 20 June: the title names both, 县民政局's two June rows say which
+    assert f"{THEME}、{SPECIAL} · 报送管理" in page
+    assert re.search(r"县民政局</a><br><span class=\"muted small\">" + SPECIAL, page)
     picked = quote(SPECIAL)
     page = c.get(f"/?campaign={picked}").data.decode()
     # the board's own links keep the pick: the menu, the units, the picker's "on" mark

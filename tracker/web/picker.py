@@ -8,6 +8,7 @@ says so."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -52,11 +53,19 @@ def shown_campaigns() -> list[str] | None:
 
 
 def current_campaign() -> Campaign:
-    """The campaign named in titles: the picked one, else the newest shown."""
+    """The campaign named in titles: the picked one, or the one shown; with several shown,
+    their names together (2023年政务公开主题日、2023年政务公开专项)."""
     roster = ri().roster
     keys = shown_campaigns() or []
     parts = [p for p in roster.parts if p.campaign.key in keys]
+    if len(parts) > 1:
+        return replace(parts[-1].campaign, name="、".join(p.campaign.name for p in parts))
     return parts[-1].campaign if parts else roster.campaign
+
+
+def several_shown() -> bool:
+    """Whether the pages show the slots of more than one campaign (then each row says which)."""
+    return len(shown_campaigns() or []) > 1
 
 
 def campaign_names() -> list[str]:
@@ -94,5 +103,6 @@ def install(web: Flask, day: date | None) -> None:
         campaign_names=campaign_names,
         picked_campaign=picked,
         picker_url=picker_url,
+        several_shown=several_shown,
         fixed_as_of=fixed_as_of,
     )
