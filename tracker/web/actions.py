@@ -34,9 +34,10 @@ def _field(name: str, limit: int = 500) -> str:
 
 
 def _campaign() -> str | None:
-    """The campaign a slot form names (the slot's own, or the assign form's choice), else the
-    one picked for the page (`?campaign=`), else None: staff.* then refuses what is ambiguous."""
-    return _field("campaign", 200) or request.args.get("campaign") or None
+    """The campaign a form names (a slot form: its slot's; the assign form: the clerk's
+    choice), else None: staff.* then takes the one campaign that fits, or refuses naming
+    them. Never the page's picker: a report goes where its unit and month belong."""
+    return _field("campaign", 200) or None
 
 
 @bp.route("/messages/<int:message_id>/assign", methods=["POST"])
