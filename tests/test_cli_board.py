@@ -83,11 +83,12 @@ def test_user_add_passwd_disable_list(workspace: Path) -> None:
 
 def test_staff_actions_from_the_command_line_are_audited_and_undoable(workspace: Path) -> None:
     assert run(workspace, "poll", "--once")[0] == 0
-    # a name close to a unit's is refused with a suggestion
-    code, _, err = run(workspace, "assign", "10", "--unit", "河口", "--period", "2023-05")
+    # a name close to a unit's is refused with a suggestion (河口 alone would be 河口镇)
+    code, _, err = run(workspace, "assign", "10", "--unit", "河口乡", "--period", "2023-05")
     assert code == 1
     assert (
-        err.strip() == "report-intake: error: unit '河口': not in the roster; did you mean 河口镇?"
+        err.strip()
+        == "report-intake: error: unit '河口乡': not in the roster; did you mean 河口镇?"
     )
     # traditional characters and the county prefix are understood
     code, out, err = run(
