@@ -100,6 +100,9 @@ def test_the_picker_is_kept_across_links_and_picks_the_slots(app: App) -> None:
     # both are active on 20 June: the title names both, 县民政局's two June rows say which
     assert f"{THEME}、{SPECIAL} · 报送管理" in page
     assert re.search(r"县民政局</a><br><span class=\"muted small\">" + SPECIAL, page)
+    # the year's table groups its rows by campaign: 县民政局 has a row in each
+    assert f"{THEME} · 县直单位" in page and f"{SPECIAL} · 县直单位" in page
+    assert f"{SPECIAL} · 乡镇" not in page  # the special campaign asks no township
     picked = quote(SPECIAL)
     page = c.get(f"/?campaign={picked}").data.decode()
     # the board's own links keep the pick: the menu, the units, the picker's "on" mark

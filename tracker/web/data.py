@@ -100,19 +100,27 @@ class Grid:
 
 
 def grid(roster: Roster, statuses: list[SlotStatus], year: int) -> Grid:
+    """The year's table: a row per unit, a column per month. With slots of several campaigns
+    the rows are grouped by campaign (a unit may owe the same month in two)."""
     periods = sorted({st.period for st in statuses if st.period.startswith(f"{year:04d}-")})
-    by_unit: dict[str, dict[str, SlotStatus]] = {}
+    by_unit: dict[tuple[str, str], dict[str, SlotStatus]] = {}
     for st in statuses:
-        by_unit.setdefault(st.unit, {})[st.period] = st
+        by_unit.setdefault((st.campaign, st.unit), {})[st.period] = st
+    keys = list(dict.fromkeys(st.campaign for st in statuses))
+    several = len(keys) > 1
     groups = []
-    for kind, label in (("township", "乡镇"), ("department", "县直单位")):
-        rows = [
-            (ru.name, [by_unit.get(ru.name, {}).get(p) for p in periods])
-            for ru in roster.units
-            if ru.kind == kind
-        ]
-        if rows:
-            groups.append((label, rows))
+    for key in keys or [""]:
+        part = roster.part(key) if several else None
+        names = {u.name for u in part.units} if part is not None else None
+        for kind, label in (("township", "乡镇"), ("department", "县直单位")):
+            rows = [
+                (ru.name, [by_unit.get((key, ru.name), {}).get(p) for p in periods])
+                for ru in roster.units
+                if ru.kind == kind and (names is None or ru.name in names)
+            ]
+            if rows and (not several or any(any(c) for _, c in rows)):
+                title = f"{key or '（未归入活动）'} · {label}" if several else label
+                groups.append((title, rows))
     return Grid(periods, groups)
 
 
