@@ -21,7 +21,7 @@ import unicodedata
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Protocol
@@ -149,6 +149,9 @@ class StoredFile:
     height: int | None
     thumb_relpath: str | None
     error: str | None  # simplified Chinese, for staff
+    # dHash of a JPEG when this call decoded it (see photo_dhash); None when the thumbnail
+    # was already there. A by-product: not part of what makes two results equal.
+    phash: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -173,6 +176,7 @@ class _ImageResult:
     height: int | None = None
     thumb_written: bool = False
     error: str | None = None
+    phash: str | None = None
 
 
 class AttachmentStore:
@@ -228,6 +232,7 @@ class AttachmentStore:
             height=image.height,
             thumb_relpath=thumb_rel if image.thumb_written else None,
             error=image.error,
+            phash=image.phash,
         )
 
     def put_raw(self, raw: bytes, *, sync: bool = True) -> StoredRaw:
@@ -355,12 +360,13 @@ class AttachmentStore:
         side = self.limits.thumb_size
         im.draft(None, (side, side))  # the smallest scale still at least `side` wide/high
         im.load()
-        im.thumbnail((side, side), Image.Resampling.BILINEAR, reducing_gap=None)
+        phash = _dhash(im) if side == DHASH_DRAFT else None
+        im.thumbnail((side, side), Image.Resampling.BOX, reducing_gap=None)  # area average
         rgb = _to_rgb(ImageOps.exif_transpose(im))
         buf = io.BytesIO()
         rgb.save(buf, format="JPEG", quality=85)
         _write_once(self.root, thumb_path, buf.getvalue(), sync)
-        return _ImageResult(format=fmt, width=w, height=h, thumb_written=True)
+        return _ImageResult(format=fmt, width=w, height=h, thumb_written=True, phash=phash)
 
     def _decode_and_thumbnail(
         self, payload: bytes, thumb_path: Path, fmt: str, sync: bool = True
@@ -383,6 +389,30 @@ class AttachmentStore:
         rgb.save(buf, format="JPEG", quality=85)
         _write_once(self.root, thumb_path, buf.getvalue(), sync)
         return _ImageResult(format=fmt, width=w, height=h, thumb_written=True)
+
+
+# The perceptual hash of a photo is taken from the JPEG decoded at this draft size: the
+# thumbnail's own decode, so a photo is decoded once at recording (photo_dhash repeats it
+# for a photo read again, e.g. by rematch, and gets the same bits).
+DHASH_DRAFT = 320
+DHASH_SIDE = 8  # 9x8 grey pixels, 64 bits
+
+
+def photo_dhash(im: Image.Image) -> str:
+    """The dHash of an opened, not yet loaded image, decoded as the thumbnail decodes it."""
+    im.draft(None, (DHASH_DRAFT, DHASH_DRAFT))  # JPEG: reduced-size decoding; others: none
+    return _dhash(im)
+
+
+def _dhash(im: Image.Image) -> str:
+    grey = im.convert("L").resize((DHASH_SIDE + 1, DHASH_SIDE), Image.Resampling.LANCZOS)
+    px = grey.tobytes()
+    w = DHASH_SIDE + 1
+    bits = 0
+    for row in range(DHASH_SIDE):
+        for col in range(DHASH_SIDE):
+            bits = (bits << 1) | (1 if px[row * w + col] > px[row * w + col + 1] else 0)
+    return f"{bits:016x}"
 
 
 def safe_name(filename: str, ext_hint: str = "") -> str:
@@ -583,6 +613,8 @@ def sync_filesystem(path: Path) -> None:
     """Make everything written so far on the filesystem holding ``path`` durable.
 
     One syncfs(2) on Linux (one call for a whole batch of files); elsewhere a plain sync.
+    Raises OSError when the file system reports that it could not write them (a disk that
+    turned read-only drops what was not yet written: nothing may be recorded on it).
     """
     import ctypes
 
@@ -590,7 +622,10 @@ def sync_filesystem(path: Path) -> None:
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         syncfs = getattr(libc, "syncfs", None)
-        if syncfs is None or syncfs(fd) != 0:
+        if syncfs is None:
             os.sync()
+        elif syncfs(fd) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err), str(path))
     finally:
         os.close(fd)

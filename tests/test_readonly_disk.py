@@ -146,16 +146,19 @@ def _config(tmp_path: Path, database_url: str, storage: Path) -> Path:
 
 def _fail_at_second_mail(monkeypatch: pytest.MonkeyPatch, disk: Ext4Disk) -> None:
     """The disk fails once the second mail's raw copy is stored, before its attachments:
-    the first mail is recorded whole, the second is in hand."""
+    the first mail is prepared (and, depending on how far the pipeline got, recorded), the
+    second is in hand. The raw copies are stored in the recorder's worker processes: the
+    count is kept in a file they share."""
     from intake.store import AttachmentStore
 
     original = AttachmentStore.put_raw
-    calls = []
+    counter = disk.mountpoint.parent / f"{disk.device}.calls"
 
     def put_raw(self: AttachmentStore, raw: bytes, **kwargs):  # type: ignore[no-untyped-def]
         stored = original(self, raw, **kwargs)
-        calls.append(1)
-        if len(calls) == 2:
+        with open(counter, "ab") as fh:
+            fh.write(b"x")
+        if counter.stat().st_size == 2:
             disk.fail()
         return stored
 
@@ -201,14 +204,18 @@ def test_the_store_turning_read_only_mid_poll_keeps_nothing_half_recorded(
         with pytest.raises(JobFailed) as failed:
             jobs.poll()
         assert disk.read_only
-        assert str(failed.value).startswith("could not record mail uid 2 of maildir:")
+        assert str(failed.value).startswith("could not record mail uid ")
+        assert " of maildir:" in str(failed.value)
         assert "Read-only file system" in str(failed.value)
         assert "\n" not in str(failed.value)
-        assert _counts(app) == (1, 1)  # the first mail whole, the checkpoint on it
+        # Nothing half-recorded: the first mail whole with the checkpoint on it, or (when
+        # its files were not yet synced as the disk failed: they are lost) neither mail.
+        before = _counts(app)
+        assert before in ((0, 0), (1, 1))
         assert Watch(app.db, app.config, app.roster, clock).health().failures == 1
         with pytest.raises(JobFailed, match="Read-only file system"):
             jobs.poll()  # still read-only: fails again, counts again, keeps nothing
-        assert _counts(app) == (1, 1)
+        assert _counts(app) == before
         assert Watch(app.db, app.config, app.roster, clock).health().failures == 2
 
         monkeypatch.undo()
@@ -239,7 +246,8 @@ def test_the_database_disk_turning_read_only_mid_poll_keeps_nothing_half_recorde
             jobs.poll()
         assert disk.read_only
         message = str(failed.value)
-        assert message.startswith("could not record mail uid 2 of maildir:"), message
+        assert message.startswith("could not record mail uid "), message
+        assert " of maildir:" in message, message
         assert "\n" not in message
         # The failure cannot be counted in a read-only database (the service's status
         # line and the heartbeat's /fail ping still say it); the poll keeps nothing.
@@ -249,7 +257,8 @@ def test_the_database_disk_turning_read_only_mid_poll_keeps_nothing_half_recorde
     disk.repair()
     app = App.from_path(config)
     try:
-        assert _counts(app) == (1, 1)  # the first mail, committed before the disk failed
+        # the first mail if it was committed before the disk failed, else nothing
+        assert _counts(app) in ((0, 0), (1, 1))
         jobs = Jobs(app, clock)
         assert jobs.poll() is True
         assert _counts(app) == (2, 2)

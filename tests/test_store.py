@@ -494,3 +494,16 @@ def test_mpo_from_phone_camera(store: AttachmentStore) -> None:
     assert (stored.width, stored.height) == (800, 600)
     assert stored.relpath is not None and stored.relpath.endswith(".jpg")
     assert stored.content_type == "image/jpeg"
+
+
+def test_the_photo_hash_taken_from_the_thumbnail_decode_is_what_a_second_reading_gets(
+    store: AttachmentStore,
+) -> None:
+    from tracker.evidence import photo_facts
+    from tracker.samples import photo
+
+    data = photo(7, size=(2000, 1500))
+    stored = store.put(MailAttachment("IMG_7.jpg", "image/jpeg", data))
+    assert stored.phash is not None and len(stored.phash) == 16
+    assert photo_facts(data).phash == stored.phash  # rematch decodes again: same bits
+    assert photo_facts(photo(8, size=(2000, 1500))).phash != stored.phash

@@ -16,6 +16,7 @@ import pickle
 import resource
 import select
 import signal
+import threading
 import time
 import traceback
 import warnings
@@ -27,6 +28,7 @@ __all__ = ["Bounded", "memory_limit_problem", "run_bounded"]
 
 T = TypeVar("T")
 _READ = 1024 * 1024
+_FORK_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,8 @@ def run_bounded(
     if not hasattr(os, "fork") or seconds <= 0:
         return Bounded(work())
     read_fd, write_fd = os.pipe()
-    with warnings.catch_warnings():  # 3.12+ warns about fork in a threaded process
+    # one fork at a time: catch_warnings is not thread-safe (the recorder's workers fork)
+    with _FORK_LOCK, warnings.catch_warnings():  # 3.12+ warns about fork in a threaded process
         warnings.simplefilter("ignore", DeprecationWarning)
         pid = os.fork()
     if pid == 0:  # pragma: no cover - the child never returns

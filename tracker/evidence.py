@@ -36,7 +36,6 @@ from tracker.slots import SlotStatus
 
 log = logging.getLogger(__name__)
 
-HASH_SIDE = 8  # dHash: 9x8 grey pixels, 64 bits
 MAX_HASH_PIXELS = 64_000_000
 
 
@@ -59,30 +58,24 @@ def _facts(att: Attachment, inline: bool, content_id: str | None) -> ImageFacts:
     )
 
 
-def photo_facts(payload: bytes) -> PhotoFacts:
-    """dHash (16 hex digits) and EXIF capture date of an image; Nones when unreadable."""
-    from intake.store import _register_heif
+def photo_facts(payload: bytes, phash: str | None = None) -> PhotoFacts:
+    """dHash (16 hex digits, see intake.store.photo_dhash) and EXIF capture date of an
+    image; Nones when unreadable. A `phash` already taken (by the store, from the
+    thumbnail's decode) saves decoding the photo again: only its header is read."""
+    from intake.store import _pillow_pixel_limit, _register_heif, photo_dhash
 
     _register_heif()
-    previous = Image.MAX_IMAGE_PIXELS
     try:
-        Image.MAX_IMAGE_PIXELS = MAX_HASH_PIXELS
-        with Image.open(io.BytesIO(payload)) as im:
+        with _pillow_pixel_limit(MAX_HASH_PIXELS):  # Pillow's bomb check runs on open
+            im = Image.open(io.BytesIO(payload))
+        with im:
             taken = _exif_date(im)
-            im.draft("L", (HASH_SIDE * 8, HASH_SIDE * 8))  # JPEG: decode at a small scale
-            grey = im.convert("L").resize((HASH_SIDE + 1, HASH_SIDE), Image.Resampling.LANCZOS)
-            px = list(grey.tobytes())
+            if phash is None:
+                phash = photo_dhash(im)
     except Exception as exc:  # untrusted bytes
         log.info("photo not hashable: %s", exc)
         return PhotoFacts(None, None)
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous
-    bits = 0
-    w = HASH_SIDE + 1
-    for row in range(HASH_SIDE):
-        for col in range(HASH_SIDE):
-            bits = (bits << 1) | (1 if px[row * w + col] > px[row * w + col + 1] else 0)
-    return PhotoFacts(f"{bits:016x}", taken)
+    return PhotoFacts(phash, taken)
 
 
 def _exif_date(im: Image.Image) -> date | None:
@@ -103,6 +96,44 @@ def hamming(a: str, b: str) -> int:
     return (int(a, 16) ^ int(b, 16)).bit_count()
 
 
+@dataclass(frozen=True)
+class PhotoAssessment:
+    """What `assess_files` found: per stored file (in order) whether it is a real photo,
+    its dHash and capture date; the message's photo count, write-up and day mentions."""
+
+    files: tuple[tuple[bool, str | None, date | None], ...]
+    photos: int
+    writeup: str
+    days: tuple[tuple[int, int], ...] = ()
+
+
+def assess_files(
+    stored: Sequence[Attachment], parsed: ParsedMail, reading: Reading | None = None
+) -> PhotoAssessment:
+    """The CPU part of the assessment. It reads only its arguments (no session), so the
+    recorder runs it in its bounded worker process; `stored` may be rows not yet added."""
+    files: list[FileForCheck] = []
+    per_file: list[tuple[bool, str | None, date | None]] = []
+    for att, part in zip(stored, parsed.attachments, strict=False):
+        facts = _facts(att, part.inline, part.content_id)
+        files.append(FileForCheck(facts, part.payload))
+        if is_real_photo(facts):
+            pf = photo_facts(part.payload, att.phash)
+            per_file.append((True, pf.phash, pf.taken_on))
+        else:
+            per_file.append((False, None, None))
+    result = assess(files, parsed.text, parsed.html, reading)
+    return PhotoAssessment(tuple(per_file), result.photos, result.writeup, tuple(result.days))
+
+
+def apply_assessment(msg: Message, stored: Sequence[Attachment], result: PhotoAssessment) -> None:
+    for att, (photo, phash, taken_on) in zip(stored, result.files, strict=False):
+        att.photo, att.phash, att.taken_on = photo, phash, taken_on
+    msg.photos, msg.writeup = result.photos, result.writeup
+    taken = [a.taken_on for a in stored if a.taken_on is not None]
+    msg.activity_on = activity_date(msg.period, list(result.days), taken)
+
+
 def assess_message(
     s: Session, msg: Message, parsed: ParsedMail | None, reading: Reading | None = None
 ) -> None:
@@ -116,20 +147,7 @@ def assess_message(
             .order_by(Attachment.id)
         )
     )
-    files: list[FileForCheck] = []
-    for att, part in zip(stored, parsed.attachments, strict=False):
-        facts = _facts(att, part.inline, part.content_id)
-        files.append(FileForCheck(facts, part.payload))
-        att.photo = is_real_photo(facts)
-        if att.photo:
-            pf = photo_facts(part.payload)
-            att.phash, att.taken_on = pf.phash, pf.taken_on
-        else:
-            att.phash, att.taken_on = None, None
-    result = assess(files, parsed.text, parsed.html, reading)
-    msg.photos, msg.writeup = result.photos, result.writeup
-    taken = [a.taken_on for a in stored if a.taken_on is not None]
-    msg.activity_on = activity_date(msg.period, result.days, taken)
+    apply_assessment(msg, stored, assess_files(stored, parsed, reading))
     s.flush()
 
 

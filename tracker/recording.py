@@ -8,31 +8,38 @@ parser or the matcher is recorded raw and put in review; the pass goes on.
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
+import queue
+import threading
 import traceback
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from intake.cloudlinks import find_cloud_links
+from intake.cloudlinks import CloudLink, find_cloud_links
 from intake.completeness import Reading, read_mail
 from intake.mailbox import FetchedMail, MailboxError, MailSource
-from intake.matching import MatchResult, UnitRef, match, read_liaison_fields
+from intake.matching import MatchResult, UnitRef, build_index, match, read_liaison_fields
 from intake.parsing import ParsedMail, UnparseableMail, parse_message
 from intake.places import Jurisdiction
-from intake.store import AttachmentStore
+from intake.store import AttachmentStore, StoredFile, _register_heif
 from tracker.addressbook import CONFIRMED, forget_learnt_from, learn
 from tracker.bounded import run_bounded
 from tracker.clock import Clock
 from tracker.db import Database
-from tracker.evidence import assess_message, check_photos
+from tracker.evidence import PhotoAssessment, apply_assessment, assess_files, check_photos
 from tracker.models import (
     Attachment,
     Checkpoint,
@@ -47,6 +54,7 @@ from tracker.roster import Roster
 from tracker.senders import check_new_sender
 from tracker.slots import campaign_for, slot_for
 from tracker.threads import resolve_thread
+from tracker.workers import BoundedWorker
 
 log = logging.getLogger(__name__)
 
@@ -247,8 +255,107 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{where}"[:2000]
 
 
+@dataclass
+class _Prepared:
+    """One fetched mail made ready to record: its files written (synced later, once per
+    batch), its analysis done. Nothing is in the database yet."""
+
+    uid: int
+    digest: str
+    internal_date: datetime | None
+    duplicate: bool = False  # already recorded: only the checkpoint moves
+    too_large: bool = False
+    size: int = 0
+    raw: bytes = b""  # kept only when preparing failed (the bare record needs it)
+    raw_path: str = ""
+    raw_size: int = 0
+    analysis: Analysis | None = None
+    files: tuple[Attachment, ...] = ()  # rows for the stored files, not yet added
+    assessment: PhotoAssessment | None = None  # real photos and write-up
+    links: tuple[CloudLink, ...] = ()
+    error: str | None = None  # preparing failed: the mail is recorded bare, for review
+    storage_error: str | None = None  # the store refused a write: the poll fails
+
+
+GROUP = 10  # mails recorded together when the next one is not ready yet (one sync each)
+
+
+class _Prefetch:
+    """Fetches ahead of the recorder in a thread and starts preparing each mail at once
+    (`start` gives its future); at most `ahead` of them wait to be recorded.
+
+    The source is used under `lock` (one connection serves fetching and marking). A fetch
+    failure is raised where the recorder takes the next mail, after the mails before it."""
+
+    def __init__(
+        self,
+        mails: Iterator[FetchedMail],
+        start: Callable[[FetchedMail], Future[_Prepared]],
+        lock: threading.Lock,
+        ahead: int,
+    ) -> None:
+        self._mails = mails
+        self._start = start
+        self._lock = lock
+        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=max(1, ahead))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="intake-fetch", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                with self._lock:
+                    mail = next(self._mails, None)
+                if mail is None:
+                    break
+                self._put(("mail", self._start(mail)))
+        except BaseException as exc:
+            self._put(("error", exc))
+            return
+        finally:
+            close = getattr(self._mails, "close", None)
+            if close is not None:
+                with self._lock, suppress(Exception):
+                    close()
+        self._put(("end", None))
+
+    def _put(self, item: tuple[str, Any]) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def __iter__(self) -> Iterator[Future[_Prepared]]:
+        while True:
+            kind, value = self._queue.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 class Recorder:
-    """Records mail from a source into the database and the store."""
+    """Records mail from a source into the database and the store.
+
+    A pass is a bounded pipeline: a thread fetches a few mails ahead; `workers` threads
+    prepare them, each through one forked worker process that lives for the pass
+    (tracker.workers: raw copy, parse, match, documents read, attachments and thumbnails
+    written but not yet synced, photos assessed) under the per-mail time budget and the
+    memory cap; the calling thread records them in the order of their UIDs. Once per
+    batch the store is synced, then the batch's rows are committed (one transaction per
+    mail), then the batch is marked on the server. So a row only ever names durable
+    files, and a mail is marked only once it is recorded; a crash anywhere leaves mail
+    that is recorded once on the next pass. `workers=0` prepares in the calling thread
+    (still in a bounded worker process).
+    """
 
     def __init__(
         self,
@@ -265,6 +372,8 @@ class Recorder:
         on_recorded: OnRecorded | None = None,
         should_stop: Callable[[], bool] = lambda: False,
         new_sender: str = "count",
+        workers: int | None = None,
+        fetch_ahead: int = 4,
     ) -> None:
         self.db = db
         self.store = store
@@ -278,6 +387,12 @@ class Recorder:
         self.on_recorded = on_recorded
         self.should_stop = should_stop
         self.new_sender = new_sender  # [matching] new_sender: "count" | "review"
+        self.workers = min(2, os.cpu_count() or 1) if workers is None else max(0, workers)
+        self.fetch_ahead = fetch_ahead
+        self._source_lock = threading.Lock()
+        self._local = threading.local()  # each preparing thread's worker process
+        self._workers: list[BoundedWorker] = []
+        self._workers_lock = threading.Lock()
 
     # -- the pass ---------------------------------------------------------------------
 
@@ -293,32 +408,122 @@ class Recorder:
     def _poll_once(self, source: MailSource) -> PollReport:
         report = PollReport(source=source.key)
         source.open()
+        prefetch: _Prefetch | None = None
+        pool: ThreadPoolExecutor | None = None
         try:
             uidvalidity = source.uidvalidity()
             last_uid = self._checkpoint(source.key, uidvalidity, report)
             report.marked += self._mark_pending(source, uidvalidity)
             units = self.unit_refs()
-            pending_marks: list[tuple[int, int]] = []
-            for fetched in source.fetch_since(
+            _warm_up(units, self.roster.jurisdiction)
+            fetched_mails = source.fetch_since(
                 last_uid, batch=self.batch_size, max_bytes=self.max_message_bytes
-            ):
+            )
+            key = source.key
+            items: Iterable[Future[_Prepared] | _Prepared]
+            if self.workers:
+                pool = ThreadPoolExecutor(self.workers, thread_name_prefix="intake-prepare")
+                started = pool
+
+                def start(fetched: FetchedMail) -> Future[_Prepared]:
+                    return started.submit(self._prepare, fetched, key, uidvalidity, units)
+
+                prefetch = _Prefetch(
+                    iter(fetched_mails), start, self._source_lock, self.fetch_ahead
+                )
+                items = prefetch
+            else:
+                items = (self._prepare(f, key, uidvalidity, units) for f in fetched_mails)
+            self._record_in_order(source, uidvalidity, items, report)
+        finally:
+            if prefetch is not None:
+                prefetch.close()
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+            self._close_workers()
+            source.close()
+        return report
+
+    def _record_in_order(
+        self,
+        source: MailSource,
+        uidvalidity: int,
+        items: Iterable[Future[_Prepared] | _Prepared],
+        report: PollReport,
+    ) -> None:
+        """Record prepared mails in UID order, a group at a time: the group's files synced
+        once, then its rows committed (one transaction per mail), then, a batch at a time,
+        marked on the server. A group is recorded when the next mail is not ready yet (so
+        recording overlaps preparing) or when it is a whole batch."""
+        ready: list[_Prepared] = []
+        marks: list[tuple[int, int]] = []
+        group = max(1, min(self.batch_size, GROUP))
+        try:
+            for item in items:
                 report.fetched += 1
-                recorded = self.record(fetched, source.key, uidvalidity, units)
+                waiting = isinstance(item, Future) and not item.done()
+                if ready and ((waiting and len(ready) >= group) or len(ready) >= self.batch_size):
+                    self._record_group(source, uidvalidity, ready, report, marks)
+                    ready = []
+                    if report.interrupted:
+                        return
+                ready.append(_result(item))
+                if self.should_stop():
+                    report.interrupted = True
+                    break
+        except RecordingFailed:
+            raise
+        except MailboxError:
+            # The mailbox failed mid-pass: what was fetched is recorded (in order; not
+            # marked: the next pass marks it), then the failure goes up.
+            self._record_group(source, uidvalidity, ready, report, None)
+            raise
+        self._record_group(source, uidvalidity, ready, report, marks)
+        report.marked += self._mark(source, marks)
+
+    def _record_group(
+        self,
+        source: MailSource,
+        uidvalidity: int,
+        ready: Sequence[_Prepared],
+        report: PollReport,
+        marks: list[tuple[int, int]] | None,
+    ) -> None:
+        """Sync the group's files, commit its rows in order; mark every whole batch."""
+        if not ready:
+            return
+        new = [p for p in ready if not p.duplicate]
+        if new:
+            try:
+                self.store.sync()
+            except OSError as exc:  # the files may be lost: none of the group is recorded
+                raise RecordingFailed(
+                    f"could not record mail uid {new[0].uid} of {source.key}: {_one_line(exc)}"
+                ) from exc
+        try:
+            for prepared in ready:
+                if marks is not None and not report.interrupted and self.should_stop():
+                    # Stop after the mail in hand: the rest is neither recorded nor marked;
+                    # the next pass takes it in (its files are already there).
+                    report.interrupted = True
+                    break
+                recorded = self._commit(prepared, source.key, uidvalidity)
                 if recorded is None:
                     report.duplicates += 1
                 else:
                     report.recorded.append(recorded)
-                    pending_marks.append((recorded.id, fetched.uid))
-                if len(pending_marks) >= self.batch_size:
-                    report.marked += self._mark(source, pending_marks)
-                    pending_marks = []
-                if self.should_stop():
-                    report.interrupted = True
-                    break
-            report.marked += self._mark(source, pending_marks)
+                    if marks is not None:
+                        marks.append((recorded.id, prepared.uid))
         finally:
-            source.close()
-        return report
+            # What is recorded is marked a batch at a time (the rest at the end, or now
+            # when the pass stops or fails).
+            if marks is not None:
+                while len(marks) >= self.batch_size:
+                    report.marked += self._mark(source, marks[: self.batch_size])
+                    del marks[: self.batch_size]
+        if report.interrupted and marks:
+            report.marked += self._mark(source, marks)
+            marks.clear()
 
     def unit_refs(self) -> tuple[UnitRef, ...]:
         """The roster as plain data, with the addresses confirmed since (by staff).
@@ -362,54 +567,175 @@ class Recorder:
         self, fetched: FetchedMail, key: str, uidvalidity: int, units: Sequence[UnitRef]
     ) -> RecordedMessage | None:
         """Record one fetched mail; None if it was already recorded (only the checkpoint moves)."""
-        too_large = fetched.too_large
-        if too_large:
-            digest = sha256(f"too-large:{key}:{uidvalidity}:{fetched.uid}".encode()).hexdigest()
-        else:
-            digest = sha256(fetched.raw).hexdigest()
-        if self._exists(digest):
-            with self.db.session() as s:
-                self._advance(s, key, uidvalidity, fetched.uid)
-            return None
         try:
-            return self._record_new(fetched, key, uidvalidity, units, digest, too_large)
-        except Exception as exc:
-            if isinstance(exc, IntegrityError) and self._exists(digest):
-                return None  # another poller recorded it a moment ago
-            if isinstance(exc, (OSError, SQLAlchemyError)):
-                # Storage or database trouble (a full or read-only disk, a lost database):
-                # the transaction is rolled back, the checkpoint stays, the poll fails in
-                # one line, and the next poll with room records this mail whole.
+            prepared = self._prepare(fetched, key, uidvalidity, units)
+        finally:
+            self._close_workers()
+        if not prepared.duplicate and prepared.storage_error is None:
+            try:
+                self.store.sync()
+            except OSError as exc:
                 raise RecordingFailed(
                     f"could not record mail uid {fetched.uid} of {key}: {_one_line(exc)}"
                 ) from exc
-            log.exception(
-                "could not record mail uid %s of %s in full; keeping it raw", fetched.uid, key
-            )
-            try:
-                return self._record_bare(fetched, key, uidvalidity, digest, _describe(exc))
-            except (OSError, SQLAlchemyError) as bare_exc:
-                raise RecordingFailed(
-                    f"could not record mail uid {fetched.uid} of {key}: {_one_line(bare_exc)}"
-                ) from bare_exc
+        return self._commit(prepared, key, uidvalidity)
 
     def _exists(self, digest: str) -> bool:
         with self.db.session() as s:
             return s.scalar(select(Message.id).where(Message.raw_sha256 == digest)) is not None
 
-    def _record_new(
-        self,
-        fetched: FetchedMail,
-        key: str,
-        uidvalidity: int,
-        units: Sequence[UnitRef],
-        digest: str,
-        too_large: bool,
-    ) -> RecordedMessage:
+    def _prepare(
+        self, fetched: FetchedMail, key: str, uidvalidity: int, units: Sequence[UnitRef]
+    ) -> _Prepared:
+        """Everything but writing the database: recognising a mail already recorded, raw copy, analysis, attachments and thumbnails,
+        photo checks, cloud links. Runs on a worker thread, the work itself in that
+        thread's worker process under the analysis budget (tracker.workers): past it, or
+        when the process dies, the mail is kept raw for review with the reason. Never
+        raises: a refused write comes back as `storage_error`, anything else as `error`."""
+        digest = _digest(fetched, key, uidvalidity)
+        try:
+            if self._exists(digest):
+                return _Prepared(fetched.uid, digest, fetched.internal_date, duplicate=True)
+        except SQLAlchemyError as exc:
+            return _Prepared(fetched.uid, digest, None, storage_error=_one_line(exc))
+        prepared = _Prepared(
+            fetched.uid,
+            digest,
+            fetched.internal_date,
+            too_large=fetched.too_large,
+            size=fetched.size or 0,
+        )
+        if fetched.too_large:
+            return prepared
+        received_at = fetched.internal_date or self.clock.now()
+        try:
+            outcome = self._worker(units).run((prepared, fetched.raw, received_at))
+            if outcome.value is not None:
+                return _with_mapping_headers(outcome.value)
+            if outcome.timed_out:
+                reason = (
+                    f"邮件分析超时（超过 {self.analysis_seconds:g} 秒），已保留原件，请人工查看"
+                )
+            else:
+                reason = "邮件分析超出资源限制，已保留原件，请人工查看"
+            log.warning("mail uid %s kept raw and sent to review: %s", fetched.uid, outcome.failure)
+            stored_raw = self.store.put_raw(fetched.raw, sync=False)
+            prepared.raw_path, prepared.raw_size = stored_raw.relpath, stored_raw.size
+            prepared.analysis = Analysis(None, _review(reason), outcome.failure, received_at)
+        except OSError as exc:
+            prepared.storage_error = _one_line(exc)
+        except Exception as exc:
+            log.exception("could not prepare mail uid %s in full; keeping it raw", fetched.uid)
+            prepared.raw, prepared.error = fetched.raw, _describe(exc)
+        return prepared
+
+    def _worker(self, units: Sequence[UnitRef]) -> BoundedWorker:
+        """This thread's worker process for this pass (forked on first use)."""
+        worker: BoundedWorker | None = getattr(self._local, "worker", None)
+        if worker is None:
+            worker = BoundedWorker(
+                functools.partial(self._prepare_request, units),
+                seconds=self.analysis_seconds,
+                memory_bytes=self.analysis_memory_bytes,
+            )
+            self._local.worker = worker
+            with self._workers_lock:
+                self._workers.append(worker)
+        return worker
+
+    def _prepare_request(
+        self, units: Sequence[UnitRef], request: tuple[_Prepared, bytes, datetime]
+    ) -> _Prepared:
+        prepared, raw, received_at = request
+        try:
+            return self._prepare_files(prepared, raw, units, received_at)
+        except OSError as exc:  # the store refused a write (a full disk): not the mail's fault
+            prepared.storage_error = _one_line(exc)
+            return prepared
+
+    def _close_workers(self) -> None:
+        with self._workers_lock:
+            workers, self._workers = self._workers, []
+        for worker in workers:
+            worker.close()
+        self._local = threading.local()
+
+    def _prepare_files(
+        self, prepared: _Prepared, raw: bytes, units: Sequence[UnitRef], received_at: datetime
+    ) -> _Prepared:
+        """In the worker process: the raw copy, the analysis and the files."""
+        stored_raw = self.store.put_raw(raw, sync=False)
+        prepared.raw_path, prepared.raw_size = stored_raw.relpath, stored_raw.size
+        analysis = analyse(
+            raw,
+            units,
+            received_at=received_at,
+            own_addresses=self.own_addresses,
+            jurisdiction=self.roster.jurisdiction,
+        )
+        parsed = analysis.parsed
+        if parsed is not None:
+            prepared.files = tuple(
+                _file_row(att.filename, self.store.put(att, sync=False))
+                for att in parsed.attachments
+            )
+            prepared.assessment = assess_files(prepared.files, parsed, analysis.reading)
+            prepared.links = tuple(find_cloud_links(parsed.text, parsed.html))
+            if analysis.result.kind != "liaison":  # a liaison form is read at recording
+                # the bytes are stored: only names and types travel back
+                parsed = replace(
+                    parsed, attachments=tuple(replace(a, payload=b"") for a in parsed.attachments)
+                )
+            # mappingproxy does not pickle: the headers travel as a dict
+            analysis = replace(analysis, parsed=replace(parsed, headers=dict(parsed.headers)))
+        prepared.analysis = analysis
+        return prepared
+
+    def _commit(self, prepared: _Prepared, key: str, uidvalidity: int) -> RecordedMessage | None:
+        if prepared.duplicate:
+            with self.db.session() as s:
+                self._advance(s, key, uidvalidity, prepared.uid)
+            return None
+        if prepared.storage_error is not None:
+            # The store refused a write (a full or read-only disk): nothing of the mail is
+            # recorded, the checkpoint stays, the poll fails in one line, and the next
+            # poll with room records it whole.
+            raise RecordingFailed(
+                f"could not record mail uid {prepared.uid} of {key}: {prepared.storage_error}"
+            )
+        if prepared.error is None:
+            try:
+                return self._record_prepared(prepared, key, uidvalidity)
+            except Exception as exc:
+                if isinstance(exc, IntegrityError) and self._exists(prepared.digest):
+                    # recorded a moment ago (another poller, or the same mail twice)
+                    with self.db.session() as s:
+                        self._advance(s, key, uidvalidity, prepared.uid)
+                    return None
+                if isinstance(exc, (OSError, SQLAlchemyError)):
+                    # Storage or database trouble: the transaction is rolled back, the
+                    # checkpoint stays, the poll fails in one line.
+                    raise RecordingFailed(
+                        f"could not record mail uid {prepared.uid} of {key}: {_one_line(exc)}"
+                    ) from exc
+                log.exception(
+                    "could not record mail uid %s of %s in full; keeping it raw",
+                    prepared.uid,
+                    key,
+                )
+                prepared.error = _describe(exc)
+        try:
+            return self._record_bare(prepared, key, uidvalidity, prepared.error)
+        except (OSError, SQLAlchemyError) as exc:
+            raise RecordingFailed(
+                f"could not record mail uid {prepared.uid} of {key}: {_one_line(exc)}"
+            ) from exc
+
+    def _record_prepared(self, prepared: _Prepared, key: str, uidvalidity: int) -> RecordedMessage:
         now = self.clock.now()
-        received_at = fetched.internal_date or now
-        if too_large:
-            size = fetched.size or 0
+        received_at = prepared.internal_date or now
+        if prepared.too_large:
+            size = prepared.size
             mb = size / (1024 * 1024)
             analysis = Analysis(
                 None,
@@ -418,27 +744,19 @@ class Recorder:
             )
             raw_path, raw_size = "", size
         else:
-            stored_raw = self.store.put_raw(fetched.raw)
-            raw_path, raw_size = stored_raw.relpath, stored_raw.size
-            analysis = analyse_bounded(
-                fetched.raw,
-                units,
-                received_at=received_at,
-                own_addresses=self.own_addresses,
-                seconds=self.analysis_seconds,
-                memory_bytes=self.analysis_memory_bytes,
-                jurisdiction=self.roster.jurisdiction,
-            )
+            assert prepared.analysis is not None
+            analysis = prepared.analysis
+            raw_path, raw_size = prepared.raw_path, prepared.raw_size
         parsed, result = analysis.parsed, analysis.result
         received_at = analysis.received_at or received_at
         with self.db.session() as s:
             msg = Message(
-                raw_sha256=digest,
+                raw_sha256=prepared.digest,
                 raw_path=raw_path,
                 raw_size=raw_size,
                 source=key,
                 uidvalidity=uidvalidity,
-                uid=fetched.uid,
+                uid=prepared.uid,
                 message_id=(parsed.message_id if parsed else None),
                 from_addr=(parsed.from_addr if parsed else ""),
                 from_name=(parsed.from_name if parsed else "")[:500],
@@ -457,9 +775,10 @@ class Recorder:
             )
             s.add(msg)
             s.flush()
-            if parsed is not None:
-                self._store_attachments(s, msg, parsed)
-                assess_message(s, msg, parsed, analysis.reading)
+            self._add_attachments(s, msg, prepared)
+            if parsed is not None and prepared.assessment is not None:
+                apply_assessment(msg, prepared.files, prepared.assessment)
+                s.flush()
             result = resolve_thread(s, msg, parsed, result)  # a reply to our own mail
             result, msg.new_sender = check_new_sender(s, result, msg.from_addr, self.new_sender)
             apply_match(s, msg, result, self.roster, now, parsed)
@@ -469,29 +788,29 @@ class Recorder:
                 lambda r: apply_match(s, msg, r, self.roster, now, parsed),
                 self.roster.campaign,
             )
-            self._advance(s, key, uidvalidity, fetched.uid)
+            self._advance(s, key, uidvalidity, prepared.uid)
             if self.on_recorded is not None:
                 self.on_recorded(s, msg)
             return _summary(msg, result)
 
     def _record_bare(
-        self, fetched: FetchedMail, key: str, uidvalidity: int, digest: str, error: str
+        self, prepared: _Prepared, key: str, uidvalidity: int, error: str | None
     ) -> RecordedMessage:
         """Last resort when recording in full failed: keep the raw copy, send it to review."""
-        raw_path = ""
-        if fetched.raw:
-            raw_path = self.store.put_raw(fetched.raw).relpath
+        raw_path = prepared.raw_path
+        if not raw_path and prepared.raw:
+            raw_path = self.store.put_raw(prepared.raw).relpath  # synced at once
         result = _review("邮件处理出错，已保留原件，请人工查看")
         now = self.clock.now()
         with self.db.session() as s:
             msg = Message(
-                raw_sha256=digest,
+                raw_sha256=prepared.digest,
                 raw_path=raw_path,
-                raw_size=len(fetched.raw),
+                raw_size=prepared.raw_size or len(prepared.raw),
                 source=key,
                 uidvalidity=uidvalidity,
-                uid=fetched.uid,
-                received_at=fetched.internal_date or now,
+                uid=prepared.uid,
+                received_at=prepared.internal_date or now,
                 recorded_at=now,
                 kind="other",
                 decision="review",
@@ -501,30 +820,14 @@ class Recorder:
             )
             s.add(msg)
             s.flush()
-            self._advance(s, key, uidvalidity, fetched.uid)
+            self._advance(s, key, uidvalidity, prepared.uid)
             return _summary(msg, result)
 
-    def _store_attachments(self, s: Session, msg: Message, parsed: ParsedMail) -> None:
-        for att in parsed.attachments:
-            stored = self.store.put(att)
-            s.add(
-                Attachment(
-                    message_id=msg.id,
-                    kind="file",
-                    filename=att.filename[:1000],
-                    safe_name=stored.safe_name,
-                    content_type=stored.content_type,
-                    size=stored.size,
-                    sha256=stored.sha256,
-                    relpath=stored.relpath,
-                    is_image=stored.is_image,
-                    width=stored.width,
-                    height=stored.height,
-                    thumb_relpath=stored.thumb_relpath,
-                    error=stored.error,
-                )
-            )
-        for link in find_cloud_links(parsed.text, parsed.html):
+    def _add_attachments(self, s: Session, msg: Message, prepared: _Prepared) -> None:
+        for row in prepared.files:
+            row.message_id = msg.id
+            s.add(row)
+        for link in prepared.links:
             s.add(
                 Attachment(
                     message_id=msg.id,
@@ -553,7 +856,8 @@ class Recorder:
         if not pending:
             return 0
         try:
-            source.mark_recorded([uid for _, uid in pending])
+            with self._source_lock:  # the fetch thread uses the same connection
+                source.mark_recorded([uid for _, uid in pending])
         except MailboxError as exc:
             log.warning("could not mark %d recorded mail(s) on the server: %s", len(pending), exc)
             return 0
@@ -575,6 +879,59 @@ class Recorder:
                 )
             ).all()
         return self._mark(source, [(mid, uid) for mid, uid in rows])
+
+
+def _file_row(filename: str, stored: StoredFile) -> Attachment:
+    return Attachment(
+        kind="file",
+        filename=filename[:1000],
+        safe_name=stored.safe_name,
+        content_type=stored.content_type,
+        size=stored.size,
+        sha256=stored.sha256,
+        relpath=stored.relpath,
+        is_image=stored.is_image,
+        width=stored.width,
+        height=stored.height,
+        thumb_relpath=stored.thumb_relpath,
+        error=stored.error,
+        phash=stored.phash,
+    )
+
+
+def _with_mapping_headers(prepared: _Prepared) -> _Prepared:
+    analysis = prepared.analysis
+    if analysis is not None and analysis.parsed is not None:
+        headers = types.MappingProxyType(dict(analysis.parsed.headers))
+        prepared.analysis = replace(analysis, parsed=replace(analysis.parsed, headers=headers))
+    return prepared
+
+
+def _warm_up(units: Sequence[UnitRef], jurisdiction: Jurisdiction | None) -> None:
+    """Fill, in this process, what analysing a mail would otherwise set up in each
+    worker process again (lazy imports, the matcher's index, the converters)."""
+    build_index(units, jurisdiction)
+    _register_heif()
+    sample = (
+        b"From: a@example.com\r\nSubject: =?utf-8?b?5rWL6K+V?=\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+        b"Content-Type: text/html; charset=gb2312\r\n\r\n<p>x</p>\r\n--b\r\n"
+        b"Content-Type: text/plain\r\n\r\n\xb2\xe2\xca\xd4\r\n--b--\r\n"
+    )
+    with suppress(Exception):
+        analysis = analyse(sample, units, received_at=datetime.now(UTC), jurisdiction=jurisdiction)
+        if analysis.parsed is not None:
+            find_cloud_links(analysis.parsed.text, analysis.parsed.html)
+
+
+def _digest(fetched: FetchedMail, key: str, uidvalidity: int) -> str:
+    if fetched.too_large:
+        return sha256(f"too-large:{key}:{uidvalidity}:{fetched.uid}".encode()).hexdigest()
+    return sha256(fetched.raw).hexdigest()
+
+
+def _result(item: Future[_Prepared] | _Prepared) -> _Prepared:
+    return item.result() if isinstance(item, Future) else item
 
 
 # -- applying a match to the database ------------------------------------------------------
