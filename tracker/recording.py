@@ -781,7 +781,7 @@ class Recorder:
                 s.flush()
             result = resolve_thread(s, msg, parsed, result)  # a reply to our own mail
             result, msg.new_sender = check_new_sender(s, result, msg.from_addr, self.new_sender)
-            apply_match(s, msg, result, self.roster, now, parsed)
+            apply_match(s, msg, result, self.roster, now, parsed, fresh=True)
             check_photos(
                 s,
                 msg,
@@ -791,7 +791,7 @@ class Recorder:
             self._advance(s, key, uidvalidity, prepared.uid)
             if self.on_recorded is not None:
                 self.on_recorded(s, msg)
-            return _summary(msg, result)
+            return _summary(msg, result, files=len(prepared.files))
 
     def _record_bare(
         self, prepared: _Prepared, key: str, uidvalidity: int, error: str | None
@@ -944,19 +944,23 @@ def apply_match(
     roster: Roster,
     now: datetime,
     parsed: ParsedMail | None = None,
+    *,
+    fresh: bool = False,
 ) -> None:
     """Write a match onto a message: its units, its submissions, its liaison registration.
 
     Addresses an earlier decision on this message taught are dropped first (see
-    tracker.addressbook), then the ones this decision teaches are learnt."""
-    forget_learnt_from(s, msg)
+    tracker.addressbook), then the ones this decision teaches are learnt. `fresh`: the
+    message was created in this transaction and has no match yet (nothing to drop)."""
     msg.kind, msg.decision, msg.period = result.kind, result.decision, result.period
     msg.confidence, msg.reasons = result.confidence, list(result.reasons)
-    for link in list(msg.units):
-        s.delete(link)
-    for sub in list(msg.submissions):
-        s.delete(sub)
-    s.flush()
+    if not fresh:
+        forget_learnt_from(s, msg)
+        for link in list(msg.units):
+            s.delete(link)
+        for sub in list(msg.submissions):
+            s.delete(sub)
+        s.flush()
     units = []
     for name in result.units:
         unit = s.scalar(select(Unit).where(Unit.name == name))
@@ -1004,7 +1008,7 @@ def _kept_headers(parsed: ParsedMail | None) -> dict[str, str]:
     return out
 
 
-def _summary(msg: Message, result: MatchResult) -> RecordedMessage:
+def _summary(msg: Message, result: MatchResult, files: int | None = None) -> RecordedMessage:
     return RecordedMessage(
         id=msg.id,
         from_addr=msg.from_addr,
@@ -1012,7 +1016,9 @@ def _summary(msg: Message, result: MatchResult) -> RecordedMessage:
         decision=msg.decision,
         units=tuple(result.units),
         period=msg.period,
-        attachments=sum(1 for a in msg.attachments if a.kind == "file"),
+        attachments=(
+            files if files is not None else sum(1 for a in msg.attachments if a.kind == "file")
+        ),
     )
 
 
