@@ -209,7 +209,15 @@ def clear_flags(box: Box) -> None:
 
 
 def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident memory of this pass's process or of its largest worker process (the
+    process's own high-water mark: ru_maxrss would carry the bench parent's over exec)."""
+    hwm_kb = 0
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                hwm_kb = int(line.split()[1])
+    workers_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(hwm_kb, workers_kb) / 1024
 
 
 def project_pass(box: Box, work: str, profile: bool = False) -> dict[str, Any]:
