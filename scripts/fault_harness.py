@@ -309,6 +309,7 @@ def check(
         uncertain = [r for r in rows if r.state == "uncertain"]
         uncertain_arrived = sum(1 for r in uncertain if at_server.get(r.message_id or "", 0))
         matched = sum(1 for m in messages if m.decision == "matched")
+    temp = len(list(store.root.rglob(".tmp-*.part")))  # swept at a start an hour later
     tracebacks = sum(text.count("Traceback") for text in logs)
     if tracebacks:
         problems.append(f"{tracebacks} traceback(s) in the service's log")
@@ -316,7 +317,8 @@ def check(
         f"{kind}: {len(messages)} messages recorded ({matched} matched), {files} files, "
         f"outbox {dict(states)}, {len(smtp.received)} mails at the server; "
         f"{len(uncertain)} uncertain ({uncertain_arrived} had in fact arrived, none resent); "
-        f"{reclaimed} left before DATA sent after the lease"
+        f"{reclaimed} left before DATA sent after the lease; {temp} temp file(s) of "
+        "interrupted writes"
     )
     for p in problems:
         log(f"{kind}: PROBLEM: {p}")
