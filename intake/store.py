@@ -518,7 +518,7 @@ def _is_regular(path: Path) -> bool:
         return False
 
 
-def _real_dirs(root: Path, path: Path) -> None:
+def _real_dirs(root: Path, path: Path, sync: bool = True) -> None:
     """Create ``path``'s parent folders under ``root``; refuse a symbolic link among them
     (a link planted in the store must not send our writes elsewhere)."""
     root.mkdir(parents=True, exist_ok=True)  # the store itself: where the config says
@@ -530,7 +530,8 @@ def _real_dirs(root: Path, path: Path) -> None:
         except FileNotFoundError:
             with suppress(FileExistsError):
                 os.mkdir(current, 0o700)
-                _fsync_dir(current.parent)
+                if sync:  # else the batch's one filesystem sync makes the name durable
+                    _fsync_dir(current.parent)
             st = os.lstat(current)
         if not stat.S_ISDIR(st.st_mode):
             raise StoreSymlinkError(f"not a real folder in the store, refused: {current}")
@@ -553,7 +554,7 @@ def _write_once(root: Path, path: Path, data: bytes, sync: bool = True) -> None:
     the link itself), a link among the folders is refused. ``sync=False`` leaves the
     fsync to a later :func:`sync_filesystem` (once per batch).
     """
-    _real_dirs(root, path)
+    _real_dirs(root, path, sync)
     try:
         st = os.lstat(path)
         if stat.S_ISREG(st.st_mode) and st.st_size == len(data):
