@@ -93,6 +93,11 @@ class Jurisdiction:
         """How a clerk says "this place" in a reason: 本县, 本市, 本区."""
         return "本" + self.level
 
+    def kind_label(self, kind: str) -> str:
+        """How the notice groups a unit of `kind`: 乡镇, or the departments by the own
+        level (县直单位, 市直单位, 区直单位)."""
+        return "乡镇" if kind == "township" else f"{self.level}直单位"
+
     def prefixes(self) -> tuple[str, ...]:
         """What a roster name may start with that names this place or its parent, longest
         first: the full names, then the bare level characters (县林业局, 市生态环境局县分局)."""

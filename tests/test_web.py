@@ -349,7 +349,9 @@ def test_assign_counts_the_mail_for_the_slot_and_undo_takes_it_back(
         )
     # an undone action cannot be undone twice
     r = clerk.post(f"/history/{row.id}/undo")
-    assert "该操作已撤销" in clerk.get("/history").data.decode()
+    page = clerk.get("/history").data.decode()
+    assert "该操作已撤销" in page
+    assert "撤销</b> #10" in page and "撤销 撤销" not in page and "撤销</b> 撤销" not in page
 
 
 def test_assign_accepts_aliases_traditional_and_joint_units(clerk: Client, app: App) -> None:

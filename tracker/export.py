@@ -32,6 +32,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from intake.completeness import MISSING_LABELS
+from intake.places import Jurisdiction
 from tracker.cells import as_text, is_formula_like
 from tracker.evidence import slot_completeness
 from tracker.models import Attachment, Liaison, Message, MessageUnit, Slot, Unit
@@ -118,10 +119,11 @@ class SlotRow:
     notes: str
     message_ids: tuple[int, ...]
     refs: tuple[str, ...] = ()  # the 登记编号 of the counted mail
+    kind_text: str = ""  # 乡镇 / 县直单位 (市直单位, 区直单位: by the jurisdiction's level)
 
     @property
     def kind_label(self) -> str:
-        return KIND_ZH.get(self.unit_kind, self.unit_kind)
+        return self.kind_text or KIND_ZH.get(self.unit_kind, self.unit_kind)
 
     @property
     def state_label(self) -> str:
@@ -171,6 +173,7 @@ class YearRecord:
     title: str
     rows: list[SlotRow] = field(default_factory=list)
     messages: Iterable[MessageRow] = ()
+    place: Jurisdiction = field(default_factory=Jurisdiction)
 
 
 def _local(dt: datetime, tz: ZoneInfo) -> datetime:
@@ -212,6 +215,7 @@ def collect(
     ):
         liaison[name] = dict(fields or {})  # the latest form wins
 
+    place = Jurisdiction(campaign.jurisdiction, campaign.parent) if campaign else Jurisdiction()
     rows = []
     for n, r in enumerate(statuses, 1):
         mids = tuple(sub.message_id for sub in r.submissions)
@@ -246,10 +250,11 @@ def collect(
                 notes="；".join(notes),
                 message_ids=mids,
                 refs=tuple(reference(m, campaign) for m in mids),
+                kind_text=place.kind_label(r.unit_kind),
             )
         )
     title = f"{campaign.name if campaign else f'{year}年'}报送情况（截至{as_of.year}年{as_of.month}月{as_of.day}日）"
-    return YearRecord(year, as_of, title, rows, _messages(s, year, tz, campaign))
+    return YearRecord(year, as_of, title, rows, _messages(s, year, tz, campaign), place)
 
 
 def _messages(
@@ -483,10 +488,10 @@ def _summary(wb: Workbook, record: YearRecord) -> None:
     ss.title(f"{record.year}年汇总（截至{record.as_of.isoformat()}）")
     ss.header(2)
     groups: list[tuple[str, list[SlotRow]]] = [
-        (KIND_ZH["township"], [r for r in record.rows if r.unit_kind == "township"]),
-        (KIND_ZH["department"], [r for r in record.rows if r.unit_kind == "department"]),
-        ("全部", record.rows),
+        (record.place.kind_label(k), [r for r in record.rows if r.unit_kind == k])
+        for k in ("township", "department")
     ]
+    groups.append(("全部", record.rows))
     for label, rows in groups:
         counts = {st: 0 for st in shown}
         complete = 0

@@ -286,7 +286,7 @@ def digest_context(
         return {
             "contact": contacts.get(s.unit, "") if s.state == "missing" else "",
             "unit": s.unit,
-            "kind": "乡镇" if s.unit_kind == "township" else "县直单位",
+            "kind": roster.jurisdiction.kind_label(s.unit_kind),
             "period": s.period,
             "period_text": period_label(s.period),
             "due": date_label(s.due),
@@ -366,7 +366,8 @@ def digest_context(
     for s in statuses:
         by_unit.setdefault(s.unit, {})[s.period] = s
     ytd = []
-    for kind, kind_label in (("township", "乡镇"), ("department", "县直单位")):
+    for kind in ("township", "department"):
+        kind_label = roster.jurisdiction.kind_label(kind)
         group = []
         for ru in roster.units:
             if ru.kind != kind:

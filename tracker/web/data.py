@@ -112,7 +112,8 @@ def grid(roster: Roster, statuses: list[SlotStatus], year: int) -> Grid:
     for key in keys or [""]:
         part = roster.part(key) if several else None
         names = {u.name for u in part.units} if part is not None else None
-        for kind, label in (("township", "乡镇"), ("department", "县直单位")):
+        for kind in ("township", "department"):
+            label = roster.jurisdiction.kind_label(kind)
             rows = [
                 (ru.name, [by_unit.get((key, ru.name), {}).get(p) for p in periods])
                 for ru in roster.units

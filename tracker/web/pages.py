@@ -88,8 +88,9 @@ def install_filters(web: Flask) -> None:
         v = viewer()
         if v is None:
             return {"review_total": 0}
+        example = next((u.name for u in ri().roster.units if u.kind == "department"), "")
         with session() as s:
-            return {"review_total": data.review_count(s)}
+            return {"review_total": data.review_count(s), "unit_example": example}
 
 
 def _month(msg: Message) -> str:
@@ -178,6 +179,7 @@ def unit(name: str) -> str:
         )
         return render_template(
             "unit.html",
+            kind_label=app.roster.jurisdiction.kind_label(u.kind),
             history=audit.history(s, unit_id=u.id, limit=50),
             periods=period_choices(*(st.period for st in ctx["slots"])),
             all_periods=_year_months(ctx["slots"]),
