@@ -676,3 +676,19 @@ def test_a_learnt_address_the_roster_later_lists_becomes_confirmed(
     with env.db.session() as s:  # and re-deciding the mail no longer removes it
         ignore(s, env.roster, s.scalars(select(Message.id)).one(), local(date(2023, 5, 17)))
     assert addresses_of(env, "河口镇")["hk.new@163.com"] == "confirmed"
+
+
+def test_a_made_up_reference_to_our_mail_does_not_switch_the_receipt_off(
+    tmp_path: Path, smtp_server: SmtpServer
+) -> None:
+    # A forger writes a unit's roster address in From: and a Message-ID in our format that
+    # we never sent: the receipt to the real address (which exposes the forgery) still goes.
+    env = make_env(tmp_path, smtp_server.port)
+    box = Box(env)
+    when = local(date(2023, 5, 16))
+    forged = {"References": "<1700000000.1.2.ri@126.com>", "In-Reply-To": "<1.2.3.ri@126.com>"}
+    box.deliver(mail("lyj.xtx@example.com", "县林业局5月活动", headers=forged), when)
+    poll(env, box, FixedClock(when + timedelta(minutes=5)))
+    with env.db.session() as s:
+        receipts = list(s.scalars(select(Outbox).where(Outbox.kind == "receipt")))
+    assert [r.recipients for r in receipts] == [["lyj.xtx@example.com"]]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import shutil
 import zipfile
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path, PurePosixPath
@@ -27,8 +27,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.completeness import own_body_text
-from intake.parsing import UnparseableMail, parse_message
 from intake.store import AttachmentStore, StorePathError, safe_name
+from tracker.bodytext import mail_text
 from tracker.export import SlotRow, YearRecord, collect, write_xlsx
 from tracker.models import Attachment, Message
 from tracker.references import reference
@@ -73,7 +73,16 @@ def _component(name: str, fallback: str) -> str:
     return cleaned
 
 
-def _unique(name: str, taken: set[str]) -> str:
+class Names(set[str]):
+    """The names taken in one folder (lower case), with the next number to try for each
+    name asked twice, so that 30,000 files all called a.txt cost linear time, not square."""
+
+    def __init__(self, names: Iterable[str] = ()) -> None:
+        super().__init__(names)
+        self.next: dict[str, int] = {}
+
+
+def _unique(name: str, taken: Names) -> str:
     """`name`, or "stem (2).ext" ... so that no two files of a folder share a name (the
     check ignores case: Windows and macOS would)."""
     if name.lower() not in taken:
@@ -81,9 +90,10 @@ def _unique(name: str, taken: set[str]) -> str:
         return name
     path = PurePosixPath(name)
     stem, suffix = (path.stem, path.suffix) if path.suffix else (name, "")
-    n = 2
+    n = taken.next.get(name.lower(), 2)
     while f"{stem} ({n}){suffix}".lower() in taken:
         n += 1
+    taken.next[name.lower()] = n + 1
     out = f"{stem} ({n}){suffix}"
     taken.add(out.lower())
     return out
@@ -118,11 +128,11 @@ def build_bundle(
             msgs[m.id] = m
     entries: list[Entry] = []
     folders: dict[int, str] = {}
-    used_folders: set[str] = set()
+    used_folders = Names()
     for r in rows:
         folder = _unique(folder_name(r), used_folders)
         folders[r.slot_id] = folder
-        taken = {NOTE_NAME.lower()}
+        taken = Names([NOTE_NAME.lower()])
         lines = [
             f"单位：{r.unit}（{r.kind_label}）",
             f"月份：{r.period}　状态：{r.state_label}",
@@ -180,16 +190,16 @@ def build_bundle(
 def _body_text(store: AttachmentStore, msg: Message) -> str:
     if not msg.raw_path:
         return ""
-    try:
-        parsed = parse_message(store.open_path(msg.raw_path).read_bytes())
-    except (OSError, StorePathError, UnparseableMail):
-        return ""
-    text = parsed.text
-    if not text.strip() and parsed.html:
-        from intake.text import html_to_text
+    path = msg.raw_path
 
-        text = html_to_text(parsed.html)
-    return own_body_text(text).strip() + "\n"
+    def read() -> bytes:
+        try:
+            return store.open_path(path).read_bytes()
+        except StorePathError as exc:
+            raise OSError(str(exc)) from None
+
+    text = mail_text(read, reasons=msg.reasons)
+    return own_body_text(text).strip() + "\n" if text else ""
 
 
 def _inside(root: Path, arcname: str) -> Path:

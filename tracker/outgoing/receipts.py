@@ -91,14 +91,23 @@ def is_our_message_id(value: str, config: Config) -> bool:
 _OUR_MSGID = re.compile(r"<\d{1,30}\.\d{1,12}\.\d{1,30}\.ri@([A-Za-z0-9.-]{1,253})>")
 
 
-def why_no_receipt(msg: Message, config: Config) -> str | None:
+def why_no_receipt(msg: Message, config: Config, session: Session | None = None) -> str | None:
     """Why this message must not be answered, or None when a receipt may go out."""
     if msg.kind != "report" or msg.decision != "matched":
         return f"not a matched report ({msg.kind}/{msg.decision})"
-    return why_not_answer(msg, config)
+    return why_not_answer(msg, config, session)
 
 
-def why_not_answer(msg: Message, config: Config) -> str | None:
+def _we_sent(session: Session | None, value: str) -> bool:
+    """Whether the outbox holds a mail with Message-ID `value`. Without a session, the
+    shape alone decides (an id of ours cannot be guessed, but it can be made up: a forger
+    who writes References: <1.2.3.ri@126.com> must not switch the receipt off)."""
+    if session is None:
+        return True
+    return session.scalar(select(Outbox.id).where(Outbox.message_id == value).limit(1)) is not None
+
+
+def why_not_answer(msg: Message, config: Config, session: Session | None = None) -> str | None:
     """Why the sender of this message must get no mail at all from us, or None."""
     sender = valid_address(msg.from_addr)
     if sender is None:
@@ -119,7 +128,9 @@ def why_not_answer(msg: Message, config: Config) -> str | None:
     if "return-path" in headers and headers["return-path"].strip() in ("", "<>"):
         return "null return path (bounce)"
     answered = [headers.get("in-reply-to", ""), *headers.get("references", "").split()[-20:]]
-    if msg.reply_to_outbox_id is None and any(is_our_message_id(v, config) for v in answered if v):
+    if msg.reply_to_outbox_id is None and any(
+        is_our_message_id(v, config) and _we_sent(session, v.strip()) for v in answered if v
+    ):
         return "answers our own mail"  # not threaded to a receipt or reminder of ours
     subject = (msg.subject or "").lower()
     if any(s in subject for s in AUTO_SUBJECTS):
@@ -303,7 +314,7 @@ def queue_receipt(
     when none is due (logged)."""
     if not (config.receipts.enabled and config.smtp.configured):
         return False
-    reason = why_no_receipt(msg, config) or reply_loop_reason(session, msg)
+    reason = why_no_receipt(msg, config, session) or reply_loop_reason(session, msg)
     if reason is not None:
         log.debug("no receipt for message #%s: %s", msg.id, reason)
         return False
@@ -408,7 +419,7 @@ def queue_review_note(
     none is due (not a unit's mail, an auto-reply, too old, enough mail today)."""
     if not (config.receipts.enabled and config.smtp.configured) or msg.decision != "review":
         return False
-    reason = why_not_answer(msg, config) or reply_loop_reason(session, msg)
+    reason = why_not_answer(msg, config, session) or reply_loop_reason(session, msg)
     if reason is None and not looks_like_a_units_mail(session, msg):
         reason = "not a unit's report"
     if reason is not None:

@@ -15,8 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from intake.parsing import UnparseableMail, parse_message
-from intake.text import html_to_text
+from tracker.bodytext import mail_text
 from tracker.models import Attachment, Liaison, Message, MessageUnit, Outbox, Submission, Unit
 from tracker.outgoing.digest import STATE_LABELS, STATE_MARKS
 from tracker.roster import Roster
@@ -50,18 +49,15 @@ def review_count(s: Session) -> int:
 
 def body_text(storage_dir: Path, msg: Message) -> str:
     """The mail's own text (plain part, else the HTML part's visible text), for display as
-    text. "" when the raw copy is gone or unreadable."""
+    text, read under a bound (tracker.bodytext). "" when the raw copy is gone or unreadable;
+    a note when reading it ran out of time or memory."""
     if not msg.raw_path:
         return ""
-    try:
-        raw = (storage_dir / msg.raw_path).read_bytes()
-        parsed = parse_message(raw)
-    except (OSError, UnparseableMail):
-        return ""
-    except Exception:  # a parser bug must not take the page down
-        log.exception("board: cannot read message #%s for display", msg.id)
-        return ""
-    text = parsed.text.strip() or html_to_text(parsed.html)
+    path = storage_dir / msg.raw_path
+    text = mail_text(path.read_bytes, reasons=msg.reasons)
+    if text is None:
+        return "（这封邮件无法在限定时间内读取，正文未显示，请下载原始邮件查看）"
+    text = text.strip()
     if len(text) > BODY_LIMIT:
         text = text[:BODY_LIMIT] + "\n……（以下省略，请下载原始邮件查看）"
     return text
