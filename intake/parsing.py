@@ -42,6 +42,11 @@ MAX_RAW_HEADER = 16 * 1024
 MAX_DECODED_HEADER = 2000
 MAX_HEADERS = 1000
 MAX_DEPTH = 40
+# A report holds a few photos and a document; a mail of thousands of parts is built to make
+# storing them slow. Past this many parts the rest is not read (the raw copy keeps them) and
+# the error below sends the mail to review.
+MAX_PARTS = 500
+TOO_MANY_PARTS = "too many parts"
 
 
 class UnparseableMail(ValueError):
@@ -383,6 +388,7 @@ class _Collector:
     htmls: list[str] = field(default_factory=list)
     attachments: list[MailAttachment] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    parts: int = 0
 
 
 def _serialise(msg: Message) -> bytes:
@@ -546,6 +552,11 @@ def _walk(part: Message, out: _Collector, depth: int, in_report: bool, path: str
         out.errors.append(f"{where}: {_describe_defect(defect)}")
     if depth > MAX_DEPTH:
         out.errors.append(f"{where}: nested deeper than {MAX_DEPTH} levels, not read")
+        return
+    out.parts += 1
+    if out.parts > MAX_PARTS:
+        if out.parts == MAX_PARTS + 1:
+            out.errors.append(f"{TOO_MANY_PARTS}: more than {MAX_PARTS}, the rest not read")
         return
     disposition, dparams = _parse_params(_raw_header(part, "content-disposition"))
     _, cparams = _parse_params(_raw_header(part, "content-type"))

@@ -320,3 +320,33 @@ def test_processes_starting_at_once_on_a_new_database_all_succeed(
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err.decode()
         assert len(json.loads(out)) == 47
+
+
+def test_a_locked_database_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    # a long poll holds SQLite's write lock; a staff command meanwhile waits its busy
+    # timeout and then says so in one line
+    import sqlite3
+    import subprocess
+    import sys
+
+    from tests.mail_helpers import write_config
+
+    config = write_config(tmp_path, smtp_port=1)
+    exe = Path(sys.executable).parent / "report-intake"
+    first = subprocess.run([exe, "--config", config, "status", "--as-of", "2023-05-20"],
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    holder = sqlite3.connect(tmp_path / "db.sqlite3", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        done = subprocess.run(
+            [exe, "--config", config, "unit", "add-address", "河口镇", "clerk2@xtx.gov.cn"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert "Traceback" not in done.stderr
+    assert lines[-1].startswith("report-intake: error: database:") and "locked" in lines[-1]

@@ -274,3 +274,24 @@ def test_it_keeps_only_well_formed_references() -> None:
     msg.set_content("好的")
     parsed = parse_message(msg.as_bytes())
     assert parsed.references == ("<a1@example.com>", "<b2@x.test>")
+
+
+def test_a_mail_of_thousands_of_parts_reads_the_first_ones_and_goes_to_review() -> None:
+    # 5,000 tiny attachments: storing each (a file, a row) is what a stranger wants us to do
+    msg = EmailMessage()
+    msg["From"] = "stranger@evil.test"
+    msg["To"] = "xtxgov@126.com"
+    msg["Subject"] = "石潭镇5月政务公开主题日活动"
+    msg["Date"] = "Tue, 16 May 2023 10:00:00 +0800"
+    msg.set_content("活动图片见附件。")
+    for i in range(5000):
+        msg.add_attachment(f"{i}".encode(), maintype="application", subtype="octet-stream",
+                           filename=f"{i}.bin")  # fmt: skip
+    raw = msg.as_bytes()
+    parsed = parse_message(raw)
+    assert len(parsed.attachments) < 500
+    assert any(e.startswith("too many parts") for e in parsed.errors)
+    units = load_units()
+    a = analyse(raw, units, received_at=datetime(2023, 5, 16, 2, 0, tzinfo=UTC))
+    assert a.result.decision == "review"
+    assert any("分段过多" in r for r in a.result.reasons)

@@ -32,7 +32,13 @@ from intake.cloudlinks import CloudLink, find_cloud_links
 from intake.completeness import Reading, read_mail
 from intake.mailbox import FetchedMail, MailboxError, MailSource
 from intake.matching import MatchResult, UnitRef, build_index, match, read_liaison_fields
-from intake.parsing import ParsedMail, UnparseableMail, parse_message
+from intake.parsing import (
+    MAX_PARTS,
+    TOO_MANY_PARTS,
+    ParsedMail,
+    UnparseableMail,
+    parse_message,
+)
 from intake.places import Jurisdiction
 from intake.store import AttachmentStore, StoredFile, _register_heif
 from tracker.addressbook import CONFIRMED, forget_learnt_from, learn
@@ -190,6 +196,9 @@ def analyse(
     skew = date_skew_reason(parsed.date, received_at)
     if skew is not None:
         result = replace(result, reasons=(*result.reasons, skew))
+    if any(e.startswith(TOO_MANY_PARTS) for e in parsed.errors):
+        cut = f"邮件分段过多（超过 {MAX_PARTS} 个），只读取了前 {MAX_PARTS} 个，已保留原件，请人工查看"
+        result = replace(result, decision="review", reasons=(*result.reasons, cut))
     try:
         reading = read_mail(parsed.attachments, parsed.text, parsed.html)
     except Exception:  # a reader bug: the recorder reads again, in-process
