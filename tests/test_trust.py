@@ -517,15 +517,16 @@ def test_mail_answering_our_own_mail_gets_no_receipt(
     # robot it was forwarded to, a forged reply) is recorded and never answered
     box.deliver(mail("hkz.office@163.com", "回复：河口镇5月活动", headers=refs),
                 local(date(2023, 5, 16)))  # fmt: skip
-    # and an answer to one of our Message-IDs that no receipt or reminder of ours has
-    # (a digest, an alert, a made-up one) is not answered either
+    # but a Message-ID in our format that we never sent is made up: it must not switch off
+    # the receipt (to a unit's roster address, the receipt is what exposes a forged From)
     made_up = ours.replace("<", "<9", 1)
     box.deliver(mail("ptx.xtx@example.com", "回复：排头乡5月活动", headers={where: made_up}),
                 local(date(2023, 5, 16)))  # fmt: skip
     poll(env, box, FixedClock(local(date(2023, 5, 16), 11)))
     with env.db.session() as s:
         assert s.query(Message).count() == 2
-        assert s.query(Outbox).where(Outbox.kind == "receipt").count() == 0
+        receipts = list(s.scalars(select(Outbox).where(Outbox.kind == "receipt")))
+    assert [r.recipients for r in receipts] == [["ptx.xtx@example.com"]]
     # (the unit's own reply to its reminder is answered once: tests/test_unit_replies.py)
 
 
