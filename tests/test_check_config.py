@@ -92,3 +92,21 @@ def test_broken_config_stops_at_the_first_line(tmp_path: Path) -> None:
     assert code == 1
     assert lines == ["config FAILED: [roster] file: missing (the roster of units, a TOML file)"]
     assert "Traceback" not in err
+
+
+def test_a_roster_without_a_parent_is_a_warning(tmp_path: Path) -> None:
+    from tests.mail_helpers import EXAMPLE_ROSTER, write_config
+    from tracker.check import check_all
+
+    text = EXAMPLE_ROSTER.read_text(encoding="utf-8")
+    roster = tmp_path / "roster.toml"
+    roster.write_text(
+        text.replace('parent = "湘潭市"\n', ""),
+        encoding="utf-8",
+    )
+    lines = [s.line for s in check_all(write_config(tmp_path, smtp_port=1, roster=roster))]
+    roster_lines = [line for line in lines if line.startswith("roster ")]
+    assert roster_lines[0].startswith("roster ok: 47 units")
+    assert any("WARNING" in x and "parent is not set" in x for x in roster_lines)
+    good = [s.line for s in check_all(write_config(tmp_path / "g", smtp_port=1))]
+    assert not any(x.startswith("roster WARNING") for x in good)

@@ -224,6 +224,18 @@ def test_export_needs_a_known_extension(year: Path, tmp_path: Path) -> None:
     )
 
 
+def test_export_of_a_year_without_a_campaign_says_so(year: Path, tmp_path: Path) -> None:
+    out = tmp_path / "2025.xlsx"
+    result = CliRunner().invoke(
+        main, ["--config", str(year), "export", "--year", "2025", "--out", str(out)]
+    )
+    assert result.exit_code == 2 and not out.exists()
+    assert result.stderr.strip() == (
+        "report-intake: error: --year 2025: no campaign schedules a month of that year "
+        "(the roster covers 2023)"
+    )
+
+
 def _tree(root: Path) -> dict[str, bytes]:
     return {
         p.relative_to(root).as_posix(): p.read_bytes()

@@ -605,3 +605,19 @@ def test_unit_addresses_add_confirm_remove_and_undo(clerk: Client, app: App) -> 
     assert confirm.action == "confirm_address"
     clerk.post(f"/history/{confirm.id}/undo")
     assert row(learnt_address).status == LEARNT  # type: ignore[union-attr]
+
+
+def test_a_report_received_in_another_year_shows_its_year(clerk: Client, app: App) -> None:
+    from tracker.models import Submission
+
+    clerk.post("/messages/10/assign", {"unit": "河口镇", "period": "2023-05"})
+    html = clerk.get("/units/河口镇").data.decode()
+    assert re.search(r"#10 05-\d\d \d\d:\d\d", html)  # the slot's own year: no year shown
+    with app.db.session() as s:
+        for sub in s.scalars(select(Submission).where(Submission.message_id == 10)):
+            sub.received_at = datetime(2022, 12, 30, 3, tzinfo=UTC)
+        msg = s.get(Message, 10)
+        assert msg is not None
+        msg.received_at = datetime(2022, 12, 30, 3, tzinfo=UTC)
+    html = clerk.get("/units/河口镇").data.decode()
+    assert "#10 2022-12-30 11:00" in html  # another year: the year is said

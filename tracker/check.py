@@ -62,12 +62,13 @@ def check_all(config_path: str | os.PathLike[str] | None) -> Iterator[Step]:
     secrets = [config.mailbox.password, config.smtp.password]
     for step in (
         check_roster(config),
+        *roster_warnings(config),
         check_database(config),
         check_storage(config),
         check_mailbox(config),
         check_smtp(config),
     ):
-        yield Step(step.name, step.ok, _scrub(step.detail, secrets))
+        yield Step(step.name, step.ok, _scrub(step.detail, secrets), step.warning)
 
 
 def check_roster(config: Config) -> Step:
@@ -80,6 +81,26 @@ def check_roster(config: Config) -> Step:
     files = ", ".join(str(f) for f in (config.roster_files or (config.roster_file,)))
     several = f", {len(roster.parts)} campaigns" if len(roster.parts) > 1 else ""
     return Step("roster", True, f"{len(roster.units)} units{span}{several} ({files})")
+
+
+def roster_warnings(config: Config) -> list[Step]:
+    """What a roster that loads may still lack for the matcher to tell the office's own
+    bodies from others': the jurisdiction (a bad one is refused on load) and the parent."""
+    try:
+        roster = load_rosters(config.roster_files or (config.roster_file,))
+    except RosterError:
+        return []  # check_roster said it
+    camp, out = roster.campaign, []
+    if not camp.jurisdiction:
+        out.append(
+            "[campaign] jurisdiction is not set: set the office's place (e.g. X县, X市, X区)"
+        )
+    if not camp.parent:
+        out.append(
+            "[campaign] parent is not set: the city above (e.g. X市) is how its bureaus are "
+            "told from the office's own"
+        )
+    return [Step("roster", True, w, warning=True) for w in out]
 
 
 def check_database(config: Config) -> Step:

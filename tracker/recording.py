@@ -161,6 +161,27 @@ class PollReport:
         return sum(1 for r in self.recorded if r.decision == "review")
 
 
+# A report for a month this long before it arrived is more likely a wrong year (2023 for
+# 2024) than a report a year late: staff decide, the matcher does not.
+STALE_MONTHS = 6
+
+
+def stale_period_reason(result: MatchResult, received_at: datetime) -> str | None:
+    """A reason for review when a matched report is for a month long before its arrival."""
+    if result.decision != "matched" or result.kind != "report" or not result.period:
+        return None
+    try:
+        year, month = int(result.period[:4]), int(result.period[5:7])
+    except ValueError:
+        return None
+    behind = (received_at.year - year) * 12 + (received_at.month - month)
+    if behind <= STALE_MONTHS:
+        return None
+    return (
+        f"所报月份（{year}年{month}月）比收信时间早 {behind} 个月，可能写错了年份，请核实后指定月份"
+    )
+
+
 def analyse(
     raw: bytes,
     units: Sequence[UnitRef],
@@ -196,6 +217,9 @@ def analyse(
     skew = date_skew_reason(parsed.date, received_at)
     if skew is not None:
         result = replace(result, reasons=(*result.reasons, skew))
+    stale = stale_period_reason(result, received_at)
+    if stale is not None:
+        result = replace(result, decision="review", reasons=(*result.reasons, stale))
     if any(e.startswith(TOO_MANY_PARTS) for e in parsed.errors):
         cut = f"邮件分段过多（超过 {MAX_PARTS} 个），只读取了前 {MAX_PARTS} 个，已保留原件，请人工查看"
         result = replace(result, decision="review", reasons=(*result.reasons, cut))

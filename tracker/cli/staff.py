@@ -415,7 +415,13 @@ def export_cmd(
     year = year or (int(periods[0][:4]) if periods else app.clock().today().year)
     # the workbook's title: the campaign of that year (the newest file's when several)
     of_year = [p for p in roster.parts if any(m[:4] == f"{year:04d}" for m in p.periods())]
-    tz, camp = app.config.timezone, (of_year[-1].campaign if of_year else roster.campaign)
+    if not of_year:
+        years = sorted({m[:4] for m in periods})
+        fail(
+            f"--year {year}: no campaign schedules a month of that year "
+            f"(the roster covers {', '.join(years) or 'no year'})"
+        )
+    tz, camp = app.config.timezone, of_year[-1].campaign
     console = printer()
     try:
         if out:
