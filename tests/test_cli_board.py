@@ -150,6 +150,7 @@ def test_demo_serve_without_a_terminal_says_how_and_ends(tmp_path: Path) -> None
     assert result.exit_code == 0, result.output
     assert "Staff board: not served (no terminal to stop it from)" in result.stdout
     assert "log in as demo / demo-board-2023" in result.stdout
+    assert " web --as-of 2023-06-30" in result.stdout  # the board the README describes
     config = tmp_path / "demo" / "demo.toml"
     code, out, _ = run(config, "user", "list")
     assert code == 0 and out.startswith("demo\tclerk\tenabled")

@@ -84,7 +84,7 @@ def serve_board(
     with app.db.session() as s:
         add_user(s, DEMO_USER, "clerk", DEMO_PASSWORD, clock.now())
     note_poll(app.db, clock.now(), 0, 0)  # the demo's poll, on the board's (demo) clock
-    again = f"{command} --config {ws.config} web"
+    again = f"{command} --config {ws.config} web --as-of {as_of.isoformat()}"
     if not sys.stdin.isatty():
         console.print(
             f"\nStaff board: not served (no terminal to stop it from). Serve it with: {again}"
