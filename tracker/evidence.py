@@ -30,7 +30,8 @@ from intake.completeness import (
     is_real_photo,
 )
 from intake.parsing import ParsedMail
-from tracker.models import Attachment, Message
+from tracker.models import Attachment, Message, PhotoBand
+from tracker.photo_index import MAX_BITS, band_condition, index_photos, near
 from tracker.roster import Campaign
 from tracker.slots import SlotStatus
 
@@ -148,6 +149,8 @@ def assess_message(
         )
     )
     apply_assessment(msg, stored, assess_files(stored, parsed, reading))
+    s.flush()
+    index_photos(s, stored)
     s.flush()
 
 
@@ -276,6 +279,7 @@ def completeness_line(c: Completeness) -> str:
 # -- reused photos and capture dates -----------------------------------------------------------
 
 REUSE_BITS = 4  # dHash bits that may differ between a photo and its re-saved copy
+assert REUSE_BITS <= MAX_BITS  # the band index finds every photo this close
 FAR_DAYS = 31  # a capture date this far outside the reported month is worth a word
 
 
@@ -289,8 +293,8 @@ def photo_flags(
     """(reuse reasons, capture-date reasons) for a message's photos.
 
     A photo whose dHash is within `REUSE_BITS` of a photo already counted (a matched
-    message's) for another unit or another month is a reuse. One query over the counted
-    photos' hashes (columns only); linear in the photos of the campaign.
+    message's) for another unit or another month is a reuse. One query; the candidates
+    come from the band index (`tracker.photo_index`), not from reading every hash.
     """
     from tracker.models import Slot, Submission, Unit
 
@@ -313,26 +317,28 @@ def photo_flags(
         units = [mu.unit_id for mu in msg.units]
         own = {(u, msg.period or "") for u in units}
     reuse: dict[tuple[str, str], int] = {}
+    hashes = [int(a.phash, 16) for a in mine if a.phash]
+    # candidates by index (tracker.photo_index): only photos sharing a band of a hash
     others = s.execute(
         select(Attachment.phash, Attachment.message_id, Slot.unit_id, Slot.period, Unit.name)
+        .join(PhotoBand, PhotoBand.attachment_id == Attachment.id)
         .join(Submission, Submission.message_id == Attachment.message_id)
         .join(Slot, Slot.id == Submission.slot_id)
         .join(Unit, Unit.id == Slot.unit_id)
         .join(Message, Message.id == Attachment.message_id)
         .where(
+            band_condition(hashes),
             Attachment.photo.is_(True),
-            Attachment.phash.is_not(None),
             Attachment.message_id != msg.id,
             Message.decision == "matched",
         )
         .order_by(Attachment.message_id)
     )
-    hashes = [int(a.phash, 16) for a in mine if a.phash]
     for phash, other_id, unit_id, period, name in others:
         if (unit_id, period) in own or not phash:
             continue
         value = int(phash, 16)
-        if any((value ^ h).bit_count() <= REUSE_BITS for h in hashes):
+        if any(near(value, h, REUSE_BITS) for h in hashes):
             reuse.setdefault((name, period), other_id)
     from tracker.references import reference
 

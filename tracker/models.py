@@ -237,6 +237,18 @@ class Attachment(Base):
     message: Mapped[Message] = relationship(back_populates="attachments")
 
 
+class PhotoBand(Base):
+    """One band of a counted photo's dHash (tracker.photo_index): the index that finds
+    the photos within a few bits of a new one without reading every hash."""
+
+    __tablename__ = "photo_band"
+    band: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attachment_id: Mapped[int] = mapped_column(
+        ForeignKey("attachment.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
 class Checkpoint(Base):
     """How far a mailbox folder has been read: UIDVALIDITY and the last recorded UID."""
 

@@ -56,6 +56,7 @@ from tracker.models import (
     Unit,
     UnitAddress,
 )
+from tracker.photo_index import index_photos
 from tracker.roster import Roster
 from tracker.senders import check_new_sender
 from tracker.slots import campaign_for, slot_for
@@ -812,6 +813,7 @@ class Recorder:
             if parsed is not None and prepared.assessment is not None:
                 apply_assessment(msg, prepared.files, prepared.assessment)
                 s.flush()
+                index_photos(s, prepared.files)  # the reused-photo index (photo_band)
             result = resolve_thread(s, msg, parsed, result)  # a reply to our own mail
             result, msg.new_sender = check_new_sender(s, result, msg.from_addr, self.new_sender)
             apply_match(s, msg, result, self.roster, now, parsed, fresh=True)
