@@ -152,6 +152,7 @@ def test_the_workbook_holds_the_years_record(year: Path, tmp_path: Path) -> None
     assert ybj["状态"] == "免报" and ybj["备注"] == "机构改革，经同意免报"
     gaj = {h: c.value for h, c in zip(header, rows["县公安局"], strict=True)}
     assert gaj["状态"] == "未报送" and gaj["图片数"] is None and gaj["登记编号"] is None
+    assert gaj["备注"] is None
     assert {h: c.value for h, c in zip(header, rows["易俗河镇"], strict=True)}["类型"] == "乡镇"
 
     # print setup and layout
@@ -178,7 +179,13 @@ def test_the_workbook_holds_the_years_record(year: Path, tmp_path: Path) -> None
     assert rsj_mail["处理"] == "已登记"
     assert "照片拍摄日期2022-07-01，与报送的2023年7月相差较远" in rsj_mail["依据"]
     jtj = {h: c.value for h, c in zip(header, rows["县交通局"], strict=True)}
-    assert jtj["状态"] == "未报送" and jtj["登记编号"] is None  # not silently counted
+    assert jtj["登记编号"] is None  # not silently counted, but not simply 未报送 either:
+    assert jtj["状态"] == "未报送（有邮件待核实）"
+    assert jtj["备注"] == f"有邮件待核实（登记编号 {jtj_mail['登记编号']}）"
+    assert rows["县交通局"][8].fill.fgColor.rgb.endswith("FCE4D6")
+    # 新发件地址: the joint report came from 县卫健局's address, new to 县民政局 only
+    assert mzj["备注"] == "新发件地址：wjj.xtx@example.com（该单位此前未用过）"
+    assert wjj["备注"] is None and lyj["备注"].value is None
 
     summary = wb["汇总"]
     sheader = [c.value for c in summary[2]]

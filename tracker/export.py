@@ -37,7 +37,9 @@ from tracker.cells import as_text, is_formula_like
 from tracker.evidence import slot_completeness
 from tracker.models import Attachment, Liaison, Message, MessageUnit, Slot, Unit
 from tracker.references import reference
+from tracker.review_hold import waiting_messages
 from tracker.roster import Campaign
+from tracker.senders import NEW_SENDER
 from tracker.slots import slot_states
 
 STATE_ZH = {
@@ -55,6 +57,7 @@ FILLS = {
     "excused": "E4DFEC",
     "open": "DDEBF7",
 }
+WAITING_FILL = "FCE4D6"  # nothing counted, but mail waits in review: not simply 未报送
 KIND_ZH = {"township": "乡镇", "department": "县直单位"}
 MESSAGE_KIND_ZH = {"report": "活动报送", "liaison": "联络员回执", "other": "其他邮件"}
 DECISION_ZH = {"matched": "已登记", "review": "待人工核对", "ignored": "已忽略"}
@@ -68,7 +71,7 @@ COLUMNS: tuple[tuple[str, float], ...] = (
     ("开展月份", 8),
     ("活动日期", 10.5),
     ("报送时间", 15),
-    ("状态", 9),
+    ("状态", 10),
     ("图片数", 6),
     ("文字材料", 20),
     ("材料情况", 11),
@@ -120,14 +123,26 @@ class SlotRow:
     message_ids: tuple[int, ...]
     refs: tuple[str, ...] = ()  # the 登记编号 of the counted mail
     kind_text: str = ""  # 乡镇 / 县直单位 (市直单位, 区直单位: by the jurisdiction's level)
+    waiting: tuple[str, ...] = ()  # the 登记编号 of mail about it still in review
+    new_senders: tuple[str, ...] = ()  # counted mail from an address new to the unit
 
     @property
     def kind_label(self) -> str:
         return self.kind_text or KIND_ZH.get(self.unit_kind, self.unit_kind)
 
     @property
+    def waits(self) -> bool:
+        """Nothing counted yet, but mail about it waits in review."""
+        return bool(self.waiting) and self.state in ("missing", "open", "upcoming")
+
+    @property
     def state_label(self) -> str:
-        return STATE_ZH[self.state]
+        label = STATE_ZH[self.state]
+        return f"{label}（有邮件待核实）" if self.waits else label
+
+    @property
+    def state_fill(self) -> str | None:
+        return WAITING_FILL if self.waits else FILLS.get(self.state)
 
     @property
     def writeup_label(self) -> str:
@@ -201,14 +216,25 @@ def collect(
     scheduled: dict[int, bool] = {i: sc for i, sc in s.execute(select(Slot.id, Slot.scheduled))}
     ids = sorted({sub.message_id for r in statuses for sub in r.submissions})
     info: dict[int, tuple[str | None, date | None, list[str]]] = {}
+    # message id -> (the address new to some of its units, those units' names or None)
+    new_sender: dict[int, tuple[str, set[str] | None]] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        for mid, period, activity_on, reasons in s.execute(
-            select(Message.id, Message.period, Message.activity_on, Message.reasons).where(
-                Message.id.in_(chunk)
-            )
+        for mid, period, activity_on, reasons, is_new, sender in s.execute(
+            select(
+                Message.id,
+                Message.period,
+                Message.activity_on,
+                Message.reasons,
+                Message.new_sender,
+                Message.from_addr,
+            ).where(Message.id.in_(chunk))
         ):
             info[mid] = (period, activity_on, list(reasons or []))
+            if is_new:
+                new_sender[mid] = (sender or "（无发件地址）", _new_for(reasons or []))
+    year_slots = list(s.scalars(select(Slot).where(Slot.period.like(f"{year:04d}-%"))))
+    waiting = waiting_messages(s, year_slots, tz)
     liaison: dict[str, dict[str, str]] = {}
     for name, fields in s.execute(
         select(Unit.name, Liaison.fields).join(Liaison.unit).order_by(Liaison.id)
@@ -226,6 +252,21 @@ def collect(
         for m in mids:
             notes += [x.removeprefix("备注：") for x in info.get(m, (None, None, []))[2]
                       if x.startswith("备注：")]  # fmt: skip
+        senders = tuple(
+            dict.fromkeys(
+                addr
+                for m in mids
+                if m in new_sender
+                for addr, named in [new_sender[m]]
+                if named is None or r.unit in named
+            )
+        )
+        if senders:
+            notes.append(f"{NEW_SENDER}：{'、'.join(senders)}（该单位此前未用过）")
+        held_refs = tuple(reference(m, campaign) for m in waiting.get(r.slot_id, []))
+        if held_refs and r.state != "excused":
+            more = "另有" if mids else "有"
+            notes.append(f"{more}邮件待核实（登记编号 {'、'.join(held_refs)}）")
         form = liaison.get(r.unit, {})
         phone = form.get("手机") or form.get("办公电话") or ""
         rows.append(
@@ -251,10 +292,23 @@ def collect(
                 message_ids=mids,
                 refs=tuple(reference(m, campaign) for m in mids),
                 kind_text=place.kind_label(r.unit_kind),
+                waiting=held_refs if r.state != "excused" else (),
+                new_senders=senders,
             )
         )
     title = f"{campaign.name if campaign else f'{year}年'}报送情况（截至{as_of.year}年{as_of.month}月{as_of.day}日）"
     return YearRecord(year, as_of, title, rows, _messages(s, year, tz, campaign), place)
+
+
+def _new_for(reasons: Sequence[str]) -> set[str] | None:
+    """The units a 新发件地址 reason names (tracker.senders writes "新发件地址：addr
+    （县卫健局、县民政局此前未用过该地址）"); None when no such reason can be read."""
+    tail = "此前未用过该地址）"
+    for reason in reasons:
+        if reason.startswith(f"{NEW_SENDER}：") and reason.endswith(tail):
+            inner = reason[: -len(tail)]
+            return set(inner[inner.rfind("（") + 1 :].split("、"))
+    return None
 
 
 def _messages(
@@ -433,7 +487,7 @@ def write_xlsx(
             sheet.cell(r.held, align=CENTER),
             sheet.cell(r.activity_on, fmt="yyyy-mm-dd", align=CENTER),
             sheet.cell(r.received_at, fmt="yyyy-mm-dd hh:mm", align=CENTER),
-            sheet.cell(r.state_label, fill=FILLS.get(r.state), align=CENTER),
+            sheet.cell(r.state_label, fill=r.state_fill, align=CENTER),
             sheet.cell(r.photos if r.message_ids else None, align=CENTER),
             sheet.cell(r.writeup_label if r.message_ids else ""),
             sheet.cell(

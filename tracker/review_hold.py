@@ -9,7 +9,9 @@ ignored, the reminders take up again at the stage due that day.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, tzinfo
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,17 +19,34 @@ from sqlalchemy.orm import Session
 from tracker.models import Message, MessageUnit, Slot, UnitAddress
 
 
+class _SlotLike(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def unit_id(self) -> int: ...
+    @property
+    def period(self) -> str: ...
+
+
 def held_slot_ids(s: Session, slots: list[Slot], tz: tzinfo = UTC) -> set[int]:
     """The ids of `slots` that wait on a message in review (months in zone `tz`)."""
+    return set(waiting_messages(s, slots, tz))
+
+
+def waiting_messages(
+    s: Session, slots: Sequence[_SlotLike], tz: tzinfo = UTC
+) -> dict[int, list[int]]:
+    """Slot id -> the ids of the messages in review it waits on, oldest first, for those
+    of `slots` that wait (the workbook says 有邮件待核实 with their 登记编号)."""
     if not slots:
-        return set()
+        return {}
     waiting = s.execute(
         select(Message.id, Message.period, Message.received_at, Message.from_addr).where(
             Message.decision == "review"
         )
     ).all()
     if not waiting:
-        return set()
+        return {}
     ids = [row[0] for row in waiting]
     named: dict[int, set[int]] = {}
     for message_id, unit_id in s.execute(
@@ -43,7 +62,7 @@ def held_slot_ids(s: Session, slots: list[Slot], tz: tzinfo = UTC) -> set[int]:
             )
         ):
             by_address.setdefault(address.lower(), set()).add(unit_id)
-    held: set[int] = set()
+    held: dict[int, list[int]] = {}
     for message_id, period, received_at, sender in waiting:
         units = named.get(message_id) or by_address.get((sender or "").lower(), set())
         if not units:
@@ -56,5 +75,5 @@ def held_slot_ids(s: Session, slots: list[Slot], tz: tzinfo = UTC) -> set[int]:
             # the month it says, or any slot that was due by the time it came (the
             # month read may be wrong or moved: staff decide)
             if period == slot.period or slot.period <= month:
-                held.add(slot.id)
-    return held
+                held.setdefault(slot.id, []).append(message_id)
+    return {k: sorted(v) for k, v in held.items()}
