@@ -10,23 +10,31 @@ Pure functions on plain data; nothing here touches a database. The recorder call
   logos and signature images mail clients embed: inline with a Content-ID and under
   `MAX_INLINE_LOGO_BYTES`, or named like logo/签名/signature). Photos embedded in a docx
   write-up count too, by the same size rules on the embedded image's bytes.
-- A **write-up** is a docx/pdf with some real text (`MIN_DOC_CHARS`), a doc/wps file (old
-  binary formats: counted by type, their text is not read), or a mail body with at least
-  `MIN_BODY_CHARS` characters of its own text (quoted replies and signatures cut off).
+- A **write-up** is a docx/doc/wps/pdf with some real text (`MIN_DOC_CHARS`), or a mail
+  body with at least `MIN_BODY_CHARS` characters of its own text (quoted replies and
+  signatures cut off). A document that cannot be read at all still counts (a document was
+  sent; staff see the note); one with almost no text does not.
 
-Text is read from docx (python-docx) and pdf (pypdf) under a size cap and a page cap, and
-the pdf reading stops at a time limit between pages.
+Text is read from docx (python-docx), doc/wps (`intake.worddoc`, olefile) and pdf (pypdf)
+under a size cap and a page cap, each document under a time limit (`DOC_SECONDS`, all of a
+mail's documents `READ_SECONDS`) that also cuts a single slow page short: a SIGALRM timer
+where the reader runs on the main thread (the bounded analysis child, the command line),
+else a check between pages. A document past its limit is a reason for staff
+(`Reading.problems`), and the recorder sends the mail to review with it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import re
+import signal
+import threading
 import time
 import unicodedata
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -44,7 +52,9 @@ MIN_BODY_CHARS = 60
 MAX_DOC_BYTES = 30 * 1024 * 1024
 MAX_PDF_PAGES = 10
 MAX_KEPT_TEXT = 20_000
-PDF_SECONDS = 5.0
+DOC_SECONDS = 5.0  # one document
+READ_SECONDS = 20.0  # all the documents of one mail
+PDF_SECONDS = DOC_SECONDS
 
 WRITEUP_EXTENSIONS = (".docx", ".doc", ".wps", ".pdf")
 BODY_WRITEUP = "正文"
@@ -122,6 +132,7 @@ class DocFacts:
     embedded_photos: int = 0
     error: str | None = None
     text: str = ""  # the first MAX_KEPT_TEXT characters read
+    timed_out: bool = False
 
 
 @dataclass
@@ -170,8 +181,53 @@ def writeup_kind(filename: str, content_type: str) -> str | None:
     }.get(content_type)
 
 
-def read_docx(payload: bytes) -> DocFacts:
+class ReadTimeout(BaseException):
+    """A document's time limit ran out (a BaseException: readers' own `except Exception`
+    must not swallow it)."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise `ReadTimeout` in the block after `seconds`, even in the middle of one long
+    call into a pure-Python reader. Only on the main thread and when no other interval
+    timer runs; elsewhere the block is not interrupted (readers check between pages)."""
+    usable = (
+        hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+        and signal.getitimer(signal.ITIMER_REAL)[0] == 0
+    )
+    if not usable:
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise ReadTimeout
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _timed_out(seconds: float) -> DocFacts:
+    shown = f"{round(seconds, 1):g}"
+    return DocFacts(0, error=f"读取超时（超过 {shown} 秒），未能确认其内容", timed_out=True)
+
+
+def read_docx(payload: bytes, *, seconds: float | None = None) -> DocFacts:
     """Text and embedded photos of a docx, with a cap on its unpacked size."""
+    limit = DOC_SECONDS if seconds is None else seconds
+    try:
+        with time_limit(limit):
+            return _read_docx(payload)
+    except ReadTimeout:
+        return _timed_out(limit)
+
+
+def _read_docx(payload: bytes) -> DocFacts:
     if len(payload) > MAX_DOC_BYTES:
         return DocFacts(0, error="文档过大，未读取")
     try:
@@ -227,8 +283,18 @@ def _docx_text(document: Any) -> str:
     return "\n".join(parts)
 
 
-def read_pdf(payload: bytes, *, seconds: float = PDF_SECONDS) -> DocFacts:
-    """Text of a pdf's first pages; stops once enough text is found or time runs out."""
+def read_pdf(payload: bytes, *, seconds: float | None = None) -> DocFacts:
+    """Text of a pdf's first pages; stops once enough text is found or time runs out
+    (also inside one page: `time_limit`)."""
+    limit = PDF_SECONDS if seconds is None else seconds
+    try:
+        with time_limit(limit):
+            return _read_pdf(payload, limit)
+    except ReadTimeout:
+        return _timed_out(limit)
+
+
+def _read_pdf(payload: bytes, seconds: float) -> DocFacts:
     if len(payload) > MAX_DOC_BYTES:
         return DocFacts(0, error="文档过大，未读取")
     deadline = time.monotonic() + seconds
@@ -238,7 +304,11 @@ def read_pdf(payload: bytes, *, seconds: float = PDF_SECONDS) -> DocFacts:
         reader = pypdf.PdfReader(io.BytesIO(payload))
         chars, kept = 0, []
         for i, page in enumerate(reader.pages):
-            if i >= MAX_PDF_PAGES or time.monotonic() > deadline:
+            if i >= MAX_PDF_PAGES:
+                break
+            if time.monotonic() > deadline:
+                if chars < MIN_DOC_CHARS:
+                    return _timed_out(seconds)
                 break
             page_text = page.extract_text() or ""
             chars += text_chars(page_text)
@@ -249,6 +319,37 @@ def read_pdf(payload: bytes, *, seconds: float = PDF_SECONDS) -> DocFacts:
     except Exception as exc:  # untrusted bytes: any reader error
         log.info("pdf unreadable: %s", exc)
         return DocFacts(0, error="PDF无法读取")
+
+
+def read_doc(payload: bytes, *, seconds: float | None = None) -> DocFacts:
+    """Text of a legacy Word .doc or a WPS Office .wps (`intake.worddoc`); a docx saved
+    under a .doc name is read as the docx it is."""
+    limit = DOC_SECONDS if seconds is None else seconds
+    if payload.startswith(b"PK\x03\x04"):
+        return read_docx(payload, seconds=limit)
+    if len(payload) > MAX_DOC_BYTES:
+        return DocFacts(0, error="文档过大，未读取")
+    from intake.worddoc import NotWordDocument, word_text
+
+    try:
+        with time_limit(limit):
+            text = word_text(payload)
+    except ReadTimeout:
+        return _timed_out(limit)
+    except NotWordDocument:
+        return DocFacts(0, error="不是可识别的Word/WPS文档，未读取")
+    except Exception as exc:  # untrusted bytes: any reader error
+        log.info("doc unreadable: %s", exc)
+        return DocFacts(0, error="文档无法读取")
+    return DocFacts(text_chars(text), text=text[:MAX_KEPT_TEXT])
+
+
+READERS = {".docx": read_docx, ".doc": read_doc, ".wps": read_doc, ".pdf": read_pdf}
+
+
+def read_document(kind: str, payload: bytes, *, seconds: float | None = None) -> DocFacts:
+    """Read a document of `kind` (".docx" / ".doc" / ".wps" / ".pdf")."""
+    return READERS[kind](payload, seconds=seconds)
 
 
 QUOTE_MARKERS = (
@@ -297,6 +398,7 @@ class Reading:
     docs: tuple[DocFacts | None, ...]  # per attachment, in the mail's order
     body_writeup: bool
     body_days: tuple[tuple[int, int], ...]
+    problems: tuple[str, ...] = ()  # for staff: documents that ran out of time
 
 
 class _Part(Protocol):
@@ -308,20 +410,37 @@ class _Part(Protocol):
     def payload(self) -> bytes: ...
 
 
-def read_mail(attachments: Sequence[_Part], text: str, html: str) -> Reading:
-    """Read the docx/pdf attachments and the body of a mail (`intake.parsing.ParsedMail`)."""
+def read_mail(
+    attachments: Sequence[_Part], text: str, html: str, *, seconds: float | None = None
+) -> Reading:
+    """Read the docx/doc/wps/pdf attachments and the body of a mail
+    (`intake.parsing.ParsedMail`), each document within `DOC_SECONDS` and all of them
+    within `seconds` (`READ_SECONDS`)."""
+    budget = READ_SECONDS if seconds is None else seconds
+    deadline = time.monotonic() + budget
     docs: list[DocFacts | None] = []
+    problems: list[str] = []
     for att in attachments:
         kind = writeup_kind(att.filename, att.content_type)
-        if kind == ".docx":
-            docs.append(read_docx(att.payload))
-        elif kind == ".pdf":
-            docs.append(read_pdf(att.payload))
-        else:
+        if kind is None:
             docs.append(None)
+            continue
+        left = deadline - time.monotonic()
+        name = att.filename or f"附件{kind}"
+        if left <= 0:
+            error = f"未读取（邮件中的文档读取总时间超过 {budget:g} 秒）"
+            facts = DocFacts(0, error=error, timed_out=True)
+        else:
+            facts = read_document(kind, att.payload, seconds=min(DOC_SECONDS, left))
+        if facts.timed_out:
+            problems.append(f"附件“{name}”{facts.error}，请人工查看")
+        docs.append(facts)
     body = text if text.strip() else _html_text(html)
     return Reading(
-        tuple(docs), body_is_writeup(text, html), tuple(day_mentions(own_body_text(body)))
+        tuple(docs),
+        body_is_writeup(text, html),
+        tuple(day_mentions(own_body_text(body))),
+        tuple(problems),
     )
 
 
@@ -348,14 +467,8 @@ def assess(
         if kind is None:
             continue
         name = f.facts.filename or f"附件{kind}"
-        if kind in (".doc", ".wps"):
-            doc_candidates.append(name)
-            continue
         known = reading.docs[i] if reading and i < len(reading.docs) else None
-        if known is not None:
-            facts = known
-        else:
-            facts = read_docx(f.payload) if kind == ".docx" else read_pdf(f.payload)
+        facts = known if known is not None else read_document(kind, f.payload)
         out.photos += facts.embedded_photos
         out.days.extend(day_mentions(facts.text))
         if facts.error:

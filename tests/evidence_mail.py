@@ -71,13 +71,26 @@ def pdf_bytes(
     text: str = "Tanxi township held its Government Openness Day on 12 May 2023.",
 ) -> bytes:
     """A one-page pdf with a line of text (Helvetica), written by hand."""
-    stream = f"BT /F1 12 Tf 40 700 Td ({text}) Tj ET".encode("latin-1")
+    return _one_page_pdf(f"BT /F1 12 Tf 40 700 Td ({text}) Tj ET".encode("latin-1"))
+
+
+def slow_pdf(operators: int = 200_000) -> bytes:
+    """A one-page pdf whose page is one huge content stream (`operators` text-showing
+    operators, Flate-compressed to a few kB): pypdf needs about a minute per 200 000 of
+    them to extract its text, all inside a single page."""
+    import zlib
+
+    ops = b"BT /F1 12 Tf 1 0 0 1 40 700 Tm (a) Tj ET\n" * operators
+    return _one_page_pdf(zlib.compress(ops, 9), b" /Filter /FlateDecode")
+
+
+def _one_page_pdf(stream: bytes, filters: bytes = b"") -> bytes:
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
         b"/Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Length %d%s >>\nstream\n" % (len(stream), filters) + stream + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
     out = io.BytesIO()

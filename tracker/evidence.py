@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -29,6 +29,7 @@ from intake.completeness import (
     completeness,
     is_real_photo,
 )
+from intake.matching import MatchResult
 from intake.parsing import ParsedMail
 from tracker.models import Attachment, Message, PhotoBand
 from tracker.photo_index import MAX_BITS, band_condition, index_photos, near
@@ -152,6 +153,15 @@ def assess_message(
     s.flush()
     index_photos(s, stored)
     s.flush()
+
+
+def with_reading_problems(result: MatchResult, reading: Reading | None) -> MatchResult:
+    """A mail with a document that ran out of time (`Reading.problems`) waits for staff
+    with the reason: what it holds was not read, so it is not counted unseen."""
+    if reading is None or not reading.problems or result.decision == "ignored":
+        return result
+    reasons = (*result.reasons, *(p for p in reading.problems if p not in result.reasons))
+    return replace(result, decision="review", reasons=reasons)
 
 
 def activity_date(
@@ -374,8 +384,6 @@ def check_photos(s: Session, msg: Message, apply: Any, campaign: Campaign | None
     reuse, dates = photo_flags(s, msg, campaign)
     if not reuse and not dates:
         return
-    from intake.matching import MatchResult
-
     reasons = [*reuse, *dates, *(r for r in msg.reasons or [] if r not in reuse + dates)]
     decision = "review" if reuse else msg.decision
     units = tuple(mu.unit.name for mu in msg.units)

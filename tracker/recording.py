@@ -45,7 +45,13 @@ from tracker.addressbook import CONFIRMED, forget_learnt_from, learn
 from tracker.bounded import run_bounded
 from tracker.clock import Clock
 from tracker.db import Database
-from tracker.evidence import PhotoAssessment, apply_assessment, assess_files, check_photos
+from tracker.evidence import (
+    PhotoAssessment,
+    apply_assessment,
+    assess_files,
+    check_photos,
+    with_reading_problems,
+)
 from tracker.models import (
     Attachment,
     Checkpoint,
@@ -815,6 +821,7 @@ class Recorder:
                 s.flush()
                 index_photos(s, prepared.files)  # the reused-photo index (photo_band)
             result = resolve_thread(s, msg, parsed, result)  # a reply to our own mail
+            result = with_reading_problems(result, analysis.reading)
             result, msg.new_sender = check_new_sender(s, result, msg.from_addr, self.new_sender)
             apply_match(s, msg, result, self.roster, now, parsed, fresh=True)
             check_photos(

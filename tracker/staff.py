@@ -33,7 +33,7 @@ from tracker.addressbook import add_address as book_add
 from tracker.addressbook import confirm_address as book_confirm
 from tracker.addressbook import remove_address as book_remove
 from tracker.config import Config
-from tracker.evidence import assess_message, check_photos
+from tracker.evidence import assess_message, check_photos, with_reading_problems
 from tracker.models import Audit, Liaison, Message, Slot, Unit, UnitAddress
 from tracker.recording import analyse, apply_match
 from tracker.roster import Roster, period_of
@@ -800,7 +800,7 @@ def rematch(
             jurisdiction=roster.jurisdiction,
         )
         assess_message(s, msg, a.parsed, a.reading)
-        result = resolve_thread(s, msg, a.parsed, a.result)
+        result = with_reading_problems(resolve_thread(s, msg, a.parsed, a.result), a.reading)
         apply_match(s, msg, result, roster, now, a.parsed)
         check_photos(
             s,
