@@ -184,7 +184,11 @@ def test_the_workbook_holds_the_years_record(year: Path, tmp_path: Path) -> None
     assert jtj["备注"] == f"有邮件待核实（登记编号 {jtj_mail['登记编号']}）"
     assert rows["县交通局"][8].fill.fgColor.rgb.endswith("FCE4D6")
     # 新发件地址: the joint report came from 县卫健局's address, new to 县民政局 only
-    assert mzj["备注"] == "新发件地址：wjj.xtx@example.com（该单位此前未用过）"
+    assert mzj["备注"] == "新发件地址：wjj.xtx@example.com"
+    # a row whose note wraps is tall enough to print it (no spill over the next row)
+    mzj_row = rows["县民政局"][0].row
+    assert ws.row_dimensions[mzj_row].height >= 2 * 13.5
+    assert ws.row_dimensions[rows["县公安局"][0].row].height is None
     assert wjj["备注"] is None and lyj["备注"].value is None
 
     summary = wb["汇总"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -64,7 +65,7 @@ DECISION_ZH = {"matched": "已登记", "review": "待人工核对", "ignored": "
 
 COLUMNS: tuple[tuple[str, float], ...] = (
     ("序号", 5),
-    ("单位", 16),
+    ("单位", 17),
     ("类型", 8),
     ("主会场", 6),
     ("计划月份", 8),
@@ -262,7 +263,7 @@ def collect(
             )
         )
         if senders:
-            notes.append(f"{NEW_SENDER}：{'、'.join(senders)}（该单位此前未用过）")
+            notes.append(f"{NEW_SENDER}：{'、'.join(senders)}")
         held_refs = tuple(reference(m, campaign) for m in waiting.get(r.slot_id, []))
         if held_refs and r.state != "excused":
             more = "另有" if mids else "有"
@@ -399,6 +400,51 @@ WRAP = Alignment(vertical="center", wrap_text=True)
 CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
 NOWRAP = Alignment(horizontal="center", vertical="center")
 BODY_FONT = Font(name="宋体", size=10)
+ROW_HEIGHT = 13.5  # points per line of 10-point text
+MAX_LINES = 12
+
+
+def _char_width(ch: str) -> float:
+    return 1.6 if unicodedata.east_asian_width(ch) in "WF" else 0.9
+
+
+def _tokens(line: str) -> Iterator[str]:
+    """What a spreadsheet wraps between: each Chinese character, each run of other
+    characters up to a space (the space kept with it)."""
+    word: list[str] = []
+    for ch in line:
+        if unicodedata.east_asian_width(ch) in "WF":
+            if word:
+                yield "".join(word)
+                word = []
+            yield ch
+        else:
+            word.append(ch)
+            if ch == " ":
+                yield "".join(word)
+                word = []
+    if word:
+        yield "".join(word)
+
+
+def text_lines(text: str, width: float) -> int:
+    """Lines a wrapped cell `width` units wide needs for `text` (a Chinese character about
+    1.6 units in 10-point 宋体, other characters 0.9; on the safe side), at most `MAX_LINES`."""
+    usable = max(width - 0.5, 1.0)
+    lines = 0
+    for part in text.split("\n"):
+        n, used = 1, 0.0
+        for token in _tokens(part):
+            w = sum(_char_width(ch) for ch in token)
+            if used and used + w > usable:
+                n, used = n + 1, 0.0
+            while w > usable:  # a word longer than the cell breaks inside
+                n, w = n + 1, w - usable
+            used += w
+        lines += n
+        if lines >= MAX_LINES:
+            return MAX_LINES
+    return lines
 
 
 class _Sheet:
@@ -407,6 +453,7 @@ class _Sheet:
     def __init__(self, wb: Workbook, title: str, columns: Sequence[tuple[str, float]]) -> None:
         self.ws = wb.create_sheet(title)
         self.columns = columns
+        self.written = 0  # rows appended so far
         for i, (_, width) in enumerate(columns, 1):
             self.ws.column_dimensions[get_column_letter(i)].width = width
 
@@ -436,16 +483,33 @@ class _Sheet:
         c.font, c.alignment, c.border = font, align, BORDER
         return c
 
+    def append(self, cells: Sequence[WriteOnlyCell]) -> None:
+        """Add a row, as tall as its longest wrapped text needs: LibreOffice and Excel keep
+        a written row's height, so a long note would otherwise spill over the next row
+        when printed."""
+        lines = 1
+        for (_, width), c in zip(self.columns, cells, strict=False):
+            if isinstance(c.value, str) and c.alignment is not None and c.alignment.wrap_text:
+                lines = max(lines, text_lines(c.value, width))
+        self.written += 1
+        if lines > 1:
+            dims = self.ws.row_dimensions
+            dims[self.written].height = ROW_HEIGHT * lines + 2
+            self.ws.append(cells)
+            del dims[self.written]  # written out: memory stays flat
+        else:
+            self.ws.append(cells)
+
     def title(self, text: str) -> None:
         c = WriteOnlyCell(self.ws, text_value(text))
         c.font = Font(name="黑体", size=14, bold=True)
         c.alignment = Alignment(horizontal="center", vertical="center")
         self.ws.row_dimensions[1].height = 26
         self.ws.merged_cells.add(f"A1:{get_column_letter(len(self.columns))}1")
-        self.ws.append([c])
+        self.append([c])
 
     def header(self, row: int) -> None:
-        self.ws.append(
+        self.append(
             [
                 self.cell(name, fill=HEADER_FILL_HEX, align=CENTER, font=Font(name="黑体", size=10))
                 for name, _ in self.columns
@@ -503,14 +567,14 @@ def write_xlsx(
         if folders is not None:
             folder = folders.get(r.slot_id)
             cells.append(sheet.cell(folder or "", link=folder or None))
-        sheet.ws.append(cells)
+        sheet.append(cells)
 
     ms = _Sheet(wb, "邮件", MESSAGE_COLUMNS)
     ms.print_setup(header_row=2)
     ms.title(f"{record.year}年收到的邮件")
     ms.header(2)
     for m in record.messages:
-        ms.ws.append(
+        ms.append(
             [
                 ms.cell(m.ref, align=NOWRAP),
                 ms.cell(m.received_at, fmt="yyyy-mm-dd hh:mm", align=CENTER),
@@ -555,7 +619,7 @@ def _summary(wb: Workbook, record: YearRecord) -> None:
         due = counts.get("received", 0) + counts.get("late", 0) + counts.get("missing", 0)
         rate = counts.get("received", 0) / due if due else None
         bold = Font(name="宋体", size=10, bold=label == "全部")
-        ss.ws.append(
+        ss.append(
             [ss.cell(label, font=bold)]
             + [ss.cell(counts[st], align=CENTER, font=bold) for st in shown]
             + [
@@ -564,9 +628,9 @@ def _summary(wb: Workbook, record: YearRecord) -> None:
                 ss.cell(complete, align=CENTER, font=bold),
             ]
         )
-    ss.ws.append([])
+    ss.append([])
     note = "按时报送率 = 按时报送 ÷（按时报送 + 逾期报送 + 未报送）；免报和未到期的不计入。"
-    ss.ws.append([WriteOnlyCell(ss.ws, note)])
+    ss.append([WriteOnlyCell(ss.ws, note)])
 
 
 def write_csv(record: YearRecord, out: Path | IO[bytes]) -> None:
