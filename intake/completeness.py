@@ -55,6 +55,7 @@ MAX_KEPT_TEXT = 20_000
 DOC_SECONDS = 5.0  # one document
 READ_SECONDS = 20.0  # all the documents of one mail
 PDF_SECONDS = DOC_SECONDS
+RETRY_SECONDS = 0.1  # a time limit's signal repeats this often until it is heeded
 
 WRITEUP_EXTENSIONS = (".docx", ".doc", ".wps", ".pdf")
 BODY_WRITEUP = "正文"
@@ -190,7 +191,11 @@ class ReadTimeout(BaseException):
 def time_limit(seconds: float) -> Iterator[None]:
     """Raise `ReadTimeout` in the block after `seconds`, even in the middle of one long
     call into a pure-Python reader. Only on the main thread and when no other interval
-    timer runs; elsewhere the block is not interrupted (readers check between pages)."""
+    timer runs; elsewhere the block is not interrupted (readers check between pages).
+
+    The timer fires again every `RETRY_SECONDS` until the block is left: an exception
+    raised while Python runs a finaliser or weakref callback is printed and dropped, so
+    one signal alone could be lost and leave the reader running."""
     usable = (
         hasattr(signal, "setitimer")
         and threading.current_thread() is threading.main_thread()
@@ -199,15 +204,18 @@ def time_limit(seconds: float) -> Iterator[None]:
     if not usable:
         yield
         return
+    left = [False]  # set first thing on the way out: a late signal is then a no-op
 
     def expire(signum: int, frame: object) -> None:
-        raise ReadTimeout
+        if not left[0]:
+            raise ReadTimeout
 
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001), RETRY_SECONDS)
     try:
         yield
     finally:
+        left[0] = True
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
 
