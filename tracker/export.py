@@ -405,7 +405,7 @@ MAX_LINES = 12
 
 
 def _char_width(ch: str) -> float:
-    return 1.6 if unicodedata.east_asian_width(ch) in "WF" else 0.9
+    return 1.6 if unicodedata.east_asian_width(ch) in "WF" else 1.0
 
 
 def _tokens(line: str) -> Iterator[str]:
@@ -429,7 +429,7 @@ def _tokens(line: str) -> Iterator[str]:
 
 def text_lines(text: str, width: float) -> int:
     """Lines a wrapped cell `width` units wide needs for `text` (a Chinese character about
-    1.6 units in 10-point 宋体, other characters 0.9; on the safe side), at most `MAX_LINES`."""
+    1.6 units in 10-point 宋体, other characters one; on the safe side), at most `MAX_LINES`."""
     usable = max(width - 0.5, 1.0)
     lines = 0
     for part in text.split("\n"):
