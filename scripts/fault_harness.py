@@ -130,6 +130,14 @@ def postgres_url() -> str:
     return f"{admin}/{name}"
 
 
+def drop_database(url: str) -> None:
+    import psycopg
+
+    admin, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{admin}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 class Killer:
     """Arms the SMTP server's hooks to SIGKILL the service at one instant."""
 
@@ -265,6 +273,8 @@ def run_one(kind: str, kills: int, seed: int, server: DovecotServer, keep: bool)
         import shutil
 
         shutil.rmtree(work, ignore_errors=True)
+        if kind == "postgresql":
+            drop_database(app.config.database_url)
     return ok
 
 
