@@ -215,3 +215,23 @@ def test_documents_are_read_in_the_bounded_analysis() -> None:
     assert docx_facts is not None and docx_facts.chars >= 60 and "5月12日" in docx_facts.text
     assert pdf_facts is not None and pdf_facts.chars >= 30
     assert a.reading.body_writeup and (5, 12) in a.reading.body_days
+
+
+def test_plain_pictures_are_not_compared_as_reused_photos() -> None:
+    # two different flat pictures (a green and a red square) both hash to all zeros: a
+    # stranger's flat picture must not make a unit's own plain picture look "reused"
+    from PIL import Image
+
+    from intake.store import photo_dhash
+    from tracker.evidence import telling
+    from tracker.samples import photo
+
+    green = int(photo_dhash(Image.new("RGB", (1200, 900), (20, 160, 40))), 16)
+    red = int(photo_dhash(Image.new("RGB", (1200, 900), (200, 30, 30))), 16)
+    assert green == red and not telling(green)
+    ramp = Image.linear_gradient("L").resize((1200, 900)).rotate(90, expand=True)
+    assert not telling(int(photo_dhash(ramp), 16))  # a smooth shade: nearly all one way
+    import io
+
+    real = Image.open(io.BytesIO(photo(7)))
+    assert telling(int(photo_dhash(real), 16))  # a sample photo has detail

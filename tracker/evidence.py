@@ -291,6 +291,15 @@ def completeness_line(c: Completeness) -> str:
 REUSE_BITS = 4  # dHash bits that may differ between a photo and its re-saved copy
 assert REUSE_BITS <= MAX_BITS  # the band index finds every photo this close
 FAR_DAYS = 31  # a capture date this far outside the reported month is worth a word
+# A dHash with fewer than this many bits set (or unset) says little about the picture: a
+# flat or smoothly shaded image (a plain colour, a blank page) hashes to all zeros or all
+# ones, and two different such images would "match". They are not compared.
+PLAIN_BITS = 8
+
+
+def telling(phash: int) -> bool:
+    """Whether a 64-bit dHash has enough detail to tell one photo from another."""
+    return PLAIN_BITS <= phash.bit_count() <= 64 - PLAIN_BITS
 
 
 def _month_label(period: str) -> str:
@@ -327,29 +336,30 @@ def photo_flags(
         units = [mu.unit_id for mu in msg.units]
         own = {(u, msg.period or "") for u in units}
     reuse: dict[tuple[str, str], int] = {}
-    hashes = [int(a.phash, 16) for a in mine if a.phash]
+    hashes = [h for a in mine if a.phash and telling(h := int(a.phash, 16))]
     # candidates by index (tracker.photo_index): only photos sharing a band of a hash
-    others = s.execute(
-        select(Attachment.phash, Attachment.message_id, Slot.unit_id, Slot.period, Unit.name)
-        .join(PhotoBand, PhotoBand.attachment_id == Attachment.id)
-        .join(Submission, Submission.message_id == Attachment.message_id)
-        .join(Slot, Slot.id == Submission.slot_id)
-        .join(Unit, Unit.id == Slot.unit_id)
-        .join(Message, Message.id == Attachment.message_id)
-        .where(
-            band_condition(hashes),
-            Attachment.photo.is_(True),
-            Attachment.message_id != msg.id,
-            Message.decision == "matched",
+    if hashes:
+        others = s.execute(
+            select(Attachment.phash, Attachment.message_id, Slot.unit_id, Slot.period, Unit.name)
+            .join(PhotoBand, PhotoBand.attachment_id == Attachment.id)
+            .join(Submission, Submission.message_id == Attachment.message_id)
+            .join(Slot, Slot.id == Submission.slot_id)
+            .join(Unit, Unit.id == Slot.unit_id)
+            .join(Message, Message.id == Attachment.message_id)
+            .where(
+                band_condition(hashes),
+                Attachment.photo.is_(True),
+                Attachment.message_id != msg.id,
+                Message.decision == "matched",
+            )
+            .order_by(Attachment.message_id)
         )
-        .order_by(Attachment.message_id)
-    )
-    for phash, other_id, unit_id, period, name in others:
-        if (unit_id, period) in own or not phash:
-            continue
-        value = int(phash, 16)
-        if any(near(value, h, REUSE_BITS) for h in hashes):
-            reuse.setdefault((name, period), other_id)
+        for phash, other_id, unit_id, period, name in others:
+            if (unit_id, period) in own or not phash:
+                continue
+            value = int(phash, 16)
+            if any(near(value, h, REUSE_BITS) for h in hashes):
+                reuse.setdefault((name, period), other_id)
     from tracker.references import reference
 
     reasons = [
