@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 
@@ -12,11 +13,15 @@ from intake.store import AttachmentStore
 from tracker.clock import Clock
 from tracker.config import Config, load_config
 from tracker.db import Database, open_database, retrying
+from tracker.models import ServiceState
 from tracker.recording import OnRecorded, Recorder
-from tracker.roster import Roster, load_rosters
+from tracker.roster import Roster
 from tracker.slots import sync_roster
+from tracker.startcache import load_roster_cached, roster_fingerprint
 
 log = logging.getLogger(__name__)
+
+ROSTER_SYNCED = "roster_synced"  # service_state row: the roster's fingerprint at the last sync
 
 
 @dataclass
@@ -29,17 +34,42 @@ class App:
     def from_path(cls, path: str | Path) -> App:
         return cls(load_config(path))
 
+    @property
+    def cache_dir(self) -> Path:
+        return self.config.storage_dir / "cache"
+
+    @property
+    def roster_paths(self) -> tuple[Path, ...]:
+        return tuple(Path(p) for p in (self.config.roster_files or (self.config.roster_file,)))
+
     @cached_property
     def roster(self) -> Roster:
-        return load_rosters(self.config.roster_files or (self.config.roster_file,))
+        return load_roster_cached(self.roster_paths, self.cache_dir)
 
     @cached_property
     def db(self) -> Database:
         db = open_database(self.config.database_url)
 
         def sync() -> None:
+            # Only when the roster (or the code that syncs it) changed since the last sync,
+            # or a migration ran: with a province's roster (6,000 units x 12 months) a
+            # command's start is then one query, not seconds.
+            try:
+                fingerprint: str | None = roster_fingerprint(self.roster_paths)
+            except OSError:
+                fingerprint = None
             with db.session() as s:
+                state = s.get(ServiceState, ROSTER_SYNCED)
+                done = state is not None and state.value.get("sha256") == fingerprint
+                if done and fingerprint and not db.migrated:
+                    return
                 sync_roster(s, self.roster)
+                now = datetime.now(UTC)
+                value = {"sha256": fingerprint or ""}
+                if state is None:
+                    s.add(ServiceState(name=ROSTER_SYNCED, value=value, updated_at=now))
+                else:
+                    state.value, state.updated_at = value, now
 
         retrying(sync)  # a concurrent first start may have created the same rows
         return db

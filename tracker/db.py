@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import ast
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 T = TypeVar("T")
 
@@ -26,6 +27,8 @@ class DatabaseError(Exception):
 
 
 def alembic_config(engine: Engine) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
@@ -55,8 +58,9 @@ def make_engine(url: str) -> Engine:
 
 
 class Database:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, migrated: bool = False) -> None:
         self.engine = engine
+        self.migrated = migrated  # this open brought the schema up to date (Alembic ran)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @contextmanager
@@ -73,12 +77,51 @@ class Database:
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
+@cache
+def head_from_files() -> str | None:
+    """The newest revision, read from the migration files' text (no Alembic, no import of
+    the files): the one no other names as its down_revision. None when that is not one
+    plain answer (a merge, an unreadable file): then Alembic decides."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, ValueError):
+            return None
+        found: dict[str, object] = {}
+        for node in tree.body:
+            target: ast.expr | None = node.target if isinstance(node, ast.AnnAssign) else None
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target = node.targets[0]
+            if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+                value = node.value if isinstance(node, ast.Assign | ast.AnnAssign) else None
+                try:
+                    found[target.id] = ast.literal_eval(value) if value is not None else None
+                except ValueError:
+                    return None
+        revision, down = found.get("revision"), found.get("down_revision")
+        if not isinstance(revision, str):
+            return None
+        revisions.add(revision)
+        if isinstance(down, str):
+            parents.add(down)
+        elif isinstance(down, tuple | list):
+            parents.update(d for d in down if isinstance(d, str))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
 
 
 def open_database(url: str, *, migrate: bool = True) -> Database:
@@ -89,19 +132,35 @@ def open_database(url: str, *, migrate: bool = True) -> Database:
     """
     try:
         engine = make_engine(url)
-        if migrate:
-            retrying(lambda: _upgrade(engine))
+        migrated = retrying(lambda: _upgrade(engine)) if migrate else False
     except (OperationalError, ProgrammingError, IntegrityError) as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         raise DatabaseError(f"database {safe_url(url)}: {reason}") from None
-    return Database(engine)
+    return Database(engine, migrated=migrated)
 
 
-def _upgrade(engine: Engine) -> None:
+def _upgrade(engine: Engine) -> bool:
+    """Migrate to the newest schema; when the database is there already (every command
+    after the first), one query says so and Alembic is not even imported."""
+    head = head_from_files()
+    if head is not None and _stamped(engine) == [head]:
+        return False
+    from alembic import command
+
     with engine.begin() as conn:
         cfg = alembic_config(engine)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+    return True
+
+
+def _stamped(engine: Engine) -> list[str]:
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT version_num FROM alembic_version"))
+            return [str(row[0]) for row in rows]
+    except (OperationalError, ProgrammingError):  # a new database: no table yet
+        return []
 
 
 def retrying(step: Callable[[], T], attempts: int = 4) -> T:

@@ -12,6 +12,7 @@ import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +87,11 @@ class CampaignRoster:
     units: tuple[RosterUnit, ...]
 
     def unit(self, name: str) -> RosterUnit | None:
-        return next((u for u in self.units if u.name == name), None)
+        return self._by_name.get(name)
+
+    @cached_property
+    def _by_name(self) -> dict[str, RosterUnit]:
+        return {u.name: u for u in self.units}
 
     def periods(self) -> list[str]:
         return sorted({m for u in self.units for m in u.months})
@@ -124,7 +129,7 @@ class Roster:
     units: tuple[RosterUnit, ...]  # one per unit, months of all campaigns together
     campaigns: tuple[CampaignRoster, ...] = field(default=())
 
-    @property
+    @cached_property
     def parts(self) -> tuple[CampaignRoster, ...]:
         """The campaigns, oldest file first (a one-file roster: itself)."""
         return self.campaigns or (CampaignRoster(self.campaign, self.units),)
@@ -174,7 +179,11 @@ class Roster:
         )
 
     def unit(self, name: str) -> RosterUnit | None:
-        return next((u for u in self.units if u.name == name), None)
+        return self._by_name.get(name)
+
+    @cached_property
+    def _by_name(self) -> dict[str, RosterUnit]:
+        return {u.name: u for u in self.units}
 
     def periods(self) -> list[str]:
         return sorted({m for u in self.units for m in u.months})

@@ -47,7 +47,8 @@ from tracker.outgoing.answers import co_unit_addresses, looks_like_a_units_mail,
 from tracker.outgoing.emails import period_label, receipt_message
 from tracker.outgoing.outbox import enqueue
 from tracker.references import reference
-from tracker.roster import Campaign, RosterError, load_rosters
+from tracker.roster import Campaign, RosterError
+from tracker.startcache import config_roster
 from tracker.threads import dispute_text
 
 log = logging.getLogger(__name__)
@@ -196,7 +197,7 @@ def _campaign(
     if campaign is not None and (not slot_campaign or campaign.key == slot_campaign):
         return campaign
     try:
-        roster = load_rosters(config.roster_files or (config.roster_file,))
+        roster = config_roster(config)
         part = roster.part(slot_campaign) if slot_campaign else None
         return part.campaign if part is not None else (campaign or roster.campaign)
     except RosterError:  # the receipt must not fail a recording over the roster file
