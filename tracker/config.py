@@ -96,6 +96,8 @@ class ReceiptsConfig:
 class DigestConfig:
     recipients: tuple[str, ...] = ()
     thumbnails_per_report: int = 12
+    list_limit: int = 100  # longest list shown in full (units that need action: always all)
+    photo_reports: int = 20  # new reports shown with their photos; the rest as one line
 
 
 @dataclass(frozen=True)
@@ -326,7 +328,7 @@ _TABLES: dict[str, set[str]] = {
         "working_days_only",
     },
     "receipts": {"enabled", "max_per_sender_per_day", "max_per_hour", "max_age_days"},
-    "digest": {"recipients", "thumbnails_per_report"},
+    "digest": {"recipients", "thumbnails_per_report", "list_limit", "photo_reports"},
     "watch": {"failures_before_alert", "quiet_days", "heartbeat_url"},
     "logging": {"level"},
     "web": {"listen", "base_url", "secret_key", "secret_key_file", "threads"},
@@ -447,6 +449,8 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     digest = DigestConfig(
         recipients=dig.addresses("recipients"),
         thumbnails_per_report=dig.integer("thumbnails_per_report", 12, 0, 100),
+        list_limit=dig.integer("list_limit", 100, 5, 10000),
+        photo_reports=dig.integer("photo_reports", 20, 0, 1000),
     )
     wat = table("watch")
     watch = WatchConfig(

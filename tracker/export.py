@@ -18,6 +18,7 @@ import csv
 import io
 import unicodedata
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from copy import copy
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -28,6 +29,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -454,6 +456,10 @@ class _Sheet:
         self.ws = wb.create_sheet(title)
         self.columns = columns
         self.written = 0  # rows appended so far
+        # Each combination of styles is set once and its style ids copied to every other
+        # cell that has it: setting a style object hashes it deep inside openpyxl (most of
+        # the time of a large export).
+        self._styles: dict[tuple[object, ...], tuple[StyleArray, Alignment, Font]] = {}
         for i, (_, width) in enumerate(columns, 1):
             self.ws.column_dimensions[get_column_letter(i)].width = width
 
@@ -473,14 +479,21 @@ class _Sheet:
         if isinstance(value, str) and value:
             c.data_type = "s"  # text stays text: "=..." is never a formula
             as_text(c)  # ... also once a clerk edits the cell (Excel's quote prefix)
+        if link:
+            c.hyperlink = link
+        key = (fmt, fill, id(align), id(font), bool(link), c.quotePrefix)
+        known = self._styles.get(key)
+        if known is not None:
+            c._style = copy(known[0])
+            return c
         if fmt:
             c.number_format = fmt
         if fill:
             c.fill = PatternFill("solid", fgColor=fill)
         if link:
-            c.hyperlink = link
             font = Font(name=font.name, size=font.sz, color="0563C1", underline="single")
         c.font, c.alignment, c.border = font, align, BORDER
+        self._styles[key] = (copy(c._style), align, font)  # align, font: their ids stay theirs
         return c
 
     def append(self, cells: Sequence[WriteOnlyCell]) -> None:

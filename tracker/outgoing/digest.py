@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageOps
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from tracker.clock import Clock
@@ -34,6 +34,7 @@ from tracker.config import Config
 from tracker.contacts import liaison_contacts
 from tracker.db import Database
 from tracker.models import Message, MessageUnit, Outbox, ServiceState, Submission, Unit
+from tracker.outgoing import digest_caps as caps
 from tracker.outgoing.emails import (
     InlineImage,
     base_context,
@@ -199,13 +200,19 @@ def _since(session: Session, as_of: date, tz: Any) -> datetime:
 
 
 def _report_entry(
-    msg: Message, config: Config, index: int, due_by_slot: dict[int, date], now: datetime
+    msg: Message,
+    config: Config,
+    index: int,
+    due_by_slot: dict[int, date],
+    now: datetime,
+    with_photos: bool = True,
 ) -> tuple[dict[str, Any], InlineImage | None]:
     tz = config.timezone
     received = msg.received_at.astimezone(tz)
     dues = [due_by_slot[s.slot_id] for s in msg.submissions if s.slot_id in due_by_slot]
     on_time = all(received.date() <= d for d in dues) if dues else True
-    paths, n_images = _image_paths(msg, config.storage_dir, config.digest.thumbnails_per_report)
+    shown = config.digest.thumbnails_per_report if with_photos else 0
+    paths, n_images = _image_paths(msg, config.storage_dir, shown)
     sheet = contact_sheet(paths) if paths else None
     image = None
     if sheet:
@@ -300,16 +307,27 @@ def digest_context(
     month = sorted((s for s in statuses if s.period == period), key=lambda s: order[s.state])
     overdue = [s for s in statuses if s.period < period and s.state == "missing"]
     counts = {k: sum(1 for s in month if s.state == k) for k in STATE_LABELS}
+    # every list but the overdue units is cut at `limit` rows (tracker.outgoing.digest_caps)
+    limit = config.digest.list_limit
+    month_shown, grouped, month_hidden, hidden_states = caps.month_and_overdue(
+        month, overdue, limit
+    )
 
+    new_reports = (
+        select(Message.id)
+        .where(
+            Message.kind == "report",
+            Message.decision == "matched",
+            Message.received_at > since.astimezone(UTC),
+            Message.received_at < end.astimezone(UTC),
+        )
+        .order_by(Message.received_at, Message.id)
+    )
+    report_ids = list(session.scalars(new_reports))
     msgs = list(
         session.scalars(
             select(Message)
-            .where(
-                Message.kind == "report",
-                Message.decision == "matched",
-                Message.received_at > since.astimezone(UTC),
-                Message.received_at < end.astimezone(UTC),
-            )
+            .where(Message.id.in_(report_ids[:limit]))
             .options(
                 selectinload(Message.units).selectinload(MessageUnit.unit),
                 selectinload(Message.attachments),
@@ -322,7 +340,8 @@ def digest_context(
 
     reports, images = [], []
     for i, msg in enumerate(msgs, 1):
-        entry, image = _report_entry(msg, config, i, due_by_slot, moment)
+        with_photos = i <= config.digest.photo_reports
+        entry, image = _report_entry(msg, config, i, due_by_slot, moment, with_photos)
         held = report_completeness(session, msg.id)
         taken = sorted({a.taken_on.isoformat() for a in msg.attachments if a.taken_on})
         entry.update(
@@ -335,6 +354,9 @@ def digest_context(
         if image:
             images.append(image)
 
+    in_review = session.scalar(
+        select(func.count()).select_from(Message).where(Message.decision == "review")
+    )
     review = [
         {
             "id": m.id,
@@ -344,7 +366,10 @@ def digest_context(
             "reasons": list(m.reasons or [])[:3],
         }
         for m in session.scalars(
-            select(Message).where(Message.decision == "review").order_by(Message.received_at)
+            select(Message)
+            .where(Message.decision == "review")
+            .order_by(Message.received_at, Message.id)
+            .limit(limit)
         )
     ]
     uncertain = [
@@ -366,11 +391,15 @@ def digest_context(
     for s in statuses:
         by_unit.setdefault(s.unit, {})[s.period] = s
     ytd = []
+    ytd_rows = 0
     for kind in ("township", "department"):
         kind_label = roster.jurisdiction.kind_label(kind)
         group = []
         for ru in roster.units:
             if ru.kind != kind:
+                continue
+            ytd_rows += 1
+            if ytd_rows > limit:
                 continue
             cells = []
             for p in periods:
@@ -396,16 +425,33 @@ def digest_context(
         period=period,
         period_text=period_label(period),
         month_due=date_label(month[0].due) if month else "",
-        month_rows=[row(s) for s in month],
+        month_rows=[row(s) for s in month_shown],
+        month_more=caps.more_line(
+            month_hidden,
+            "个单位",
+            "、".join(f"{STATE_LABELS[k]} {n}" for k, n in hidden_states.items() if n),
+        ),
         counts=counts,
         month_total=len(month),
-        overdue_rows=[row(s) for s in overdue],
+        overdue_rows=(
+            [row(s) for s in overdue]
+            if grouped is None
+            else caps.grouped_rows(grouped, as_of, contacts, roster.jurisdiction.kind_label)
+        ),
+        overdue_grouped=grouped is not None,
+        overdue_total=counts["missing"] + len(overdue),
+        overdue_slots=len(overdue) if grouped is None else len(grouped),
         reports=reports,
+        reports_total=len(report_ids),
+        reports_more=caps.more_line(len(report_ids) - len(reports), "份新收报送"),
         review=review,
+        review_total=in_review or 0,
+        review_more=caps.more_line((in_review or 0) - len(review), "封待核对邮件"),
         uncertain=uncertain,
         no_address=[{"unit": n, "owing": n in owing} for n in no_address],
         periods=[{"period": p, "label": f"{int(p[5:])}月"} for p in periods],
         ytd=ytd,
+        ytd_more=caps.more_line(ytd_rows - limit, "个单位"),
         year_counts=year_counts,
         legend=[
             _state_cell(k) for k in ("received", "late", "open", "missing", "excused", "upcoming")
@@ -506,7 +552,7 @@ def send_digest(
             recipients=recipients,
             subject=d.subject,
             size=size,
-            reports=len(d.context["reports"]),
+            reports=d.context["reports_total"],
             images=len(d.images),
             no_address=[u["unit"] for u in d.context["no_address"]],
         )
