@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint setup system-deps clean bench
+.PHONY: demo test lint setup system-deps clean bench bench-growth
 
 $(BIN)/report-intake: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +39,9 @@ clean:
 ## bench: the intake beside a plain floor on real Dovecot, 80 and 400 mails (a few minutes)
 bench: setup
 	$(BIN)/python bench/intake_bench.py
+
+## bench-growth: the commands at 47, 1,000 and 6,000 units and up to 50,000 messages on
+## SQLite (about half an hour on 2 cores); PostgreSQL: add
+## ARGS="--database-url postgresql://USER:PASS@127.0.0.1/DB" (a database it may empty)
+bench-growth: setup
+	$(BIN)/python bench/growth_bench.py --markdown $(ARGS)

@@ -149,3 +149,28 @@ def test_a_campaigns_roster_of_several_files_comes_back_the_same(tmp_path: Path)
     again = load_roster_cached(files, cache)
     assert len(fresh.parts) == 2
     assert again == fresh and again.parts == fresh.parts
+
+
+HEAVY = ("sqlalchemy", "alembic", "openpyxl", "PIL", "jinja2", "flask", "imap_tools", "opencc")
+
+
+def test_help_and_the_command_line_import_nothing_heavy() -> None:
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from tracker.cli.main import main\n"
+        'for args in (["--help"], ["status", "--help"], ["export", "--help"]):\n'
+        "    result = CliRunner().invoke(main, args)\n"
+        "    assert result.exit_code == 0, result.output\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_outbox_states_of_the_command_line_are_the_outboxs() -> None:
+    from tracker.cli.mail import OUTBOX_STATES
+    from tracker.outgoing.outbox import STATES
+
+    assert OUTBOX_STATES == STATES

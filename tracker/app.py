@@ -7,17 +7,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from intake.mailbox import ImapSettings, ImapSource, MaildirSource, MailSource
-from intake.store import AttachmentStore
 from tracker.clock import Clock
 from tracker.config import Config, load_config
 from tracker.db import Database, open_database, retrying
 from tracker.models import ServiceState
-from tracker.recording import OnRecorded, Recorder
 from tracker.roster import Roster
 from tracker.slots import sync_roster
 from tracker.startcache import load_roster_cached, roster_fingerprint
+
+if TYPE_CHECKING:  # imported where used: a command that reads the database needs neither
+    from intake.mailbox import MailSource
+    from intake.store import AttachmentStore
+    from tracker.recording import OnRecorded, Recorder
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +79,8 @@ class App:
 
     @cached_property
     def store(self) -> AttachmentStore:
+        from intake.store import AttachmentStore
+
         self.config.storage_dir.mkdir(parents=True, exist_ok=True)
         store = AttachmentStore(self.config.storage_dir)
         store.sweep_temp()  # temp files of writes a crash interrupted
@@ -90,6 +95,8 @@ class App:
     def recorder(
         self, clock: Clock | None = None, *, on_recorded: OnRecorded | None = None, **kwargs: object
     ) -> Recorder:
+        from tracker.recording import Recorder
+
         mb = self.config.mailbox
         return Recorder(
             self.db,
@@ -112,6 +119,8 @@ class App:
 
 
 def make_source(config: Config) -> MailSource:
+    from intake.mailbox import ImapSettings, ImapSource, MaildirSource
+
     mb = config.mailbox
     if mb.type == "maildir":
         assert mb.path is not None

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
 
-from tracker.addressbook import AddressError, AddressInfo, list_addresses
 from tracker.cli.common import BY, fail, open_app
 from tracker.cli.output import printer
-from tracker.staff import StaffError, add_address, confirm_address, remove_address
+
+if TYPE_CHECKING:
+    from tracker.addressbook import AddressInfo
 
 STATUS_LABELS = {"confirmed": "已确认", "learnt": "待确认", "refused": "无效"}
 SOURCE_LABELS = {
@@ -52,6 +54,8 @@ def addresses_cmd(ctx: click.Context, name: str | None, as_json: bool) -> None:
 
     Learnt addresses (from liaison forms and automatically matched reports) get reminders
     only after `unit confirm-address`, or while the unit has no confirmed address."""
+    from tracker.addressbook import AddressError, list_addresses
+
     app = open_app(ctx)
     try:
         with app.db.session() as s:
@@ -80,6 +84,9 @@ def addresses_cmd(ctx: click.Context, name: str | None, as_json: bool) -> None:
 
 
 def _act(ctx: click.Context, action: str, name: str, address: str, by: str) -> None:
+    from tracker.addressbook import AddressError
+    from tracker.staff import StaffError, add_address, confirm_address, remove_address
+
     """One audited staff action (tracker.staff, undoable with `undo`)."""
     app = open_app(ctx)
     now = app.clock().now()

@@ -1,4 +1,7 @@
-"""Shared helpers of the command line: errors, the app, parameter types, message rows."""
+"""Shared helpers of the command line: errors, the app, parameter types, message rows.
+
+Imports nothing heavy (SQLAlchemy, the app, the templates): `report-intake --help` and a
+command that needs little start fast; each command imports what it uses."""
 
 from __future__ import annotations
 
@@ -7,18 +10,12 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
-from intake.mailbox import MailboxError
-from tracker.app import App
-from tracker.config import ConfigError, find_config_path
-from tracker.db import DatabaseError
-from tracker.outgoing.emails import MailConfigError
-from tracker.roster import RosterError, period_of
+if TYPE_CHECKING:
+    from tracker.app import App
 
 STATE_LABELS = {
     "upcoming": "未到期",
@@ -37,13 +34,23 @@ STATE_STYLES = {
     "excused": "magenta",
 }
 
-KNOWN_ERRORS: tuple[type[Exception], ...] = (
-    ConfigError,
-    RosterError,
-    DatabaseError,
-    MailboxError,
-    MailConfigError,
+# (module, class): failures a command ends with in one line. Looked up only in modules
+# already imported (an exception can only come from one that is).
+_KNOWN_ERRORS = (
+    ("tracker.config", "ConfigError"),
+    ("tracker.roster", "RosterError"),
+    ("tracker.db", "DatabaseError"),
+    ("intake.mailbox", "MailboxError"),
+    ("tracker.outgoing.emails", "MailConfigError"),
 )
+
+
+def known_errors() -> tuple[type[Exception], ...]:
+    return tuple(
+        getattr(sys.modules[module], name)
+        for module, name in _KNOWN_ERRORS
+        if module in sys.modules and hasattr(sys.modules[module], name)
+    )
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -56,13 +63,18 @@ def clear_errors() -> Iterator[None]:
     """Known failures become one line on stderr and a non-zero exit, never a traceback."""
     try:
         yield
-    except KNOWN_ERRORS as exc:
-        fail(str(exc) or type(exc).__name__)
+    except Exception as exc:
+        if isinstance(exc, known_errors()):
+            fail(str(exc) or type(exc).__name__)
+        raise
 
 
 def open_app(ctx: click.Context) -> App:
     obj = ctx.ensure_object(dict)
     if "app" not in obj:
+        from tracker.app import App
+        from tracker.config import find_config_path
+
         with clear_errors():
             path = find_config_path(obj.get("config_path"))
             app = App.from_path(path)
@@ -117,6 +129,8 @@ class Period(click.ParamType):
     name = "YYYY-MM"
 
     def convert(self, value: Any, param: Any, ctx: Any) -> str:
+        from tracker.roster import period_of
+
         try:
             period_of(str(value))
         except ValueError:
@@ -175,6 +189,9 @@ def message_json(msg: Any) -> dict[str, Any]:
 
 
 def _messages_query() -> Any:
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
     from tracker.models import Message, MessageUnit
 
     return (

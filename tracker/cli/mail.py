@@ -19,10 +19,14 @@ from rich.table import Table
 from intake.addresses import BadAddress, check_address
 from tracker.cli.common import AS_OF, fail, open_app
 from tracker.cli.output import printer
-from tracker.outgoing.outbox import STATES, DeliveryReport, deliver_now, list_outbox, resend
+
+# tracker.outgoing.outbox.STATES (a test keeps them equal): the option's choices without
+# importing the outbox (and SQLAlchemy) for `--help`
+OUTBOX_STATES = ("pending", "sending", "delivering", "sent", "uncertain", "failed", "cancelled")
 
 if TYPE_CHECKING:
     from tracker.app import App
+    from tracker.outgoing.outbox import DeliveryReport
 
 
 def register(main: click.Group) -> None:
@@ -159,7 +163,7 @@ def digest(
 
 @click.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
-@click.option("--state", type=click.Choice(list(STATES)), help="Only rows in this state.")
+@click.option("--state", type=click.Choice(list(OUTBOX_STATES)), help="Only rows in this state.")
 @click.option("--deliver", is_flag=True, help="Deliver what is due now before listing.")
 @click.pass_context
 def outbox(ctx: click.Context, as_json: bool, state: str | None, deliver: bool) -> None:
@@ -168,6 +172,8 @@ def outbox(ctx: click.Context, as_json: bool, state: str | None, deliver: bool) 
     A mail whose delivery was interrupted after the server may have taken it is
     "uncertain" (可能已发出): it is never resent on its own; `outbox resend ID` sends it
     again once you know it did not arrive."""
+    from tracker.outgoing.outbox import deliver_now, list_outbox
+
     if ctx.invoked_subcommand is not None:
         return
     app = open_app(ctx)
@@ -209,6 +215,8 @@ def outbox(ctx: click.Context, as_json: bool, state: str | None, deliver: bool) 
 def outbox_resend(ctx: click.Context, row_id: int) -> None:
     """Send an uncertain (可能已发出) or failed mail again: check first that it did not
     arrive, since an uncertain one may already be in the recipient's mailbox."""
+    from tracker.outgoing.outbox import resend
+
     app = open_app(ctx)
     try:
         previous = resend(app.db, row_id, app.clock().now())

@@ -108,6 +108,8 @@ def poll(ctx: click.Context, once: bool) -> None:
 
 # --- messages -----------------------------------------------------------------------------
 
+MESSAGES_PAGE = 500
+
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
@@ -126,12 +128,20 @@ def messages(ctx: click.Context, as_json: bool, decision: str | None) -> None:
     q = _messages_query()
     if decision:
         q = q.where(Message.decision == decision)
+    if as_json:
+        # Streamed a page of rows at a time (by id), each page in its own session: memory
+        # stays flat with 50,000 messages.
+        last = 0
+        while True:
+            with app.db.session() as s:
+                page = list(s.scalars(q.where(Message.id > last).limit(MESSAGES_PAGE)))
+                lines = [json.dumps(message_json(msg), ensure_ascii=False) for msg in page]
+            if not page:
+                return
+            click.echo("\n".join(lines))
+            last = page[-1].id
     with app.db.session() as s:
         rows = list(s.scalars(q))
-        if as_json:
-            for msg in rows:
-                click.echo(json.dumps(message_json(msg), ensure_ascii=False))
-            return
         table = Table(title=f"{len(rows)} messages")
         for col in ("id", "received", "from", "subject", "decision", "units", "period", "att."):
             table.add_column(col, overflow="fold")
@@ -179,27 +189,24 @@ def status(
         rows = slot_states(s, as_of=day, tz=app.config.timezone, period=period, campaigns=keys)
         held = slot_completeness(s, rows) if as_json else {}
     if as_json:
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "campaign": r.campaign,
-                        "unit": r.unit,
-                        "period": r.period,
-                        "due": r.due.isoformat(),
-                        "state": r.state,
-                        "submissions": [
-                            {"id": sub.message_id, "received_at": sub.received_at.isoformat()}
-                            for sub in r.submissions
-                        ],
-                        **held[r.slot_id].as_json(),
-                    }
-                    for r in rows
+        # Written slot by slot (the same text as one json.dumps of the list with indent=1),
+        # never the whole document as one string.
+        for i, r in enumerate(rows):
+            item = {
+                "campaign": r.campaign,
+                "unit": r.unit,
+                "period": r.period,
+                "due": r.due.isoformat(),
+                "state": r.state,
+                "submissions": [
+                    {"id": sub.message_id, "received_at": sub.received_at.isoformat()}
+                    for sub in r.submissions
                 ],
-                ensure_ascii=False,
-                indent=1,
-            )
-        )
+                **held[r.slot_id].as_json(),
+            }
+            text = json.dumps(item, ensure_ascii=False, indent=1).replace("\n", "\n ")
+            click.echo(("[\n " if i == 0 else ",\n ") + text, nl=False)
+        click.echo("\n]" if rows else "[]")
         return
     print_status_table(rows, day)
 

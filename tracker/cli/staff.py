@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
 
-from tracker.app import App
 from tracker.cli.common import (
     AS_OF,
     BY,
@@ -21,17 +21,9 @@ from tracker.cli.common import (
     open_app,
 )
 from tracker.cli.output import printer
-from tracker.models import Message
-from tracker.staff import (
-    StaffError,
-    assign,
-    excuse,
-    ignore,
-    rematch,
-    reschedule,
-    unassign,
-    undo,
-)
+
+if TYPE_CHECKING:
+    from tracker.app import App
 
 
 def register(main: click.Group) -> None:
@@ -56,6 +48,8 @@ def register(main: click.Group) -> None:
 @click.pass_context
 def review(ctx: click.Context, as_json: bool) -> None:
     """The review queue: messages the system would not decide alone, with its reasons."""
+    from tracker.models import Message
+
     app = open_app(ctx)
     tz = app.config.timezone
     with app.db.session() as s:
@@ -96,6 +90,8 @@ def review(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def show(ctx: click.Context, message_id: int) -> None:
     """Everything recorded about one message: headers, decision, reasons, attachments."""
+    from tracker.models import Message
+
     app = open_app(ctx)
     with app.db.session() as s:
         msg = s.scalar(_messages_query().where(Message.id == message_id))
@@ -147,6 +143,7 @@ def assign_cmd(
     A unit may be written as staff write it (alias, traditional characters, abbreviation,
     several in one --unit separated by 、); a name that is not one unit's is refused with
     close names to choose from."""
+    from tracker.staff import StaffError, assign
     from tracker.unitnames import split_names
 
     app = open_app(ctx)
@@ -179,6 +176,8 @@ def assign_cmd(
 @click.pass_context
 def ignore_cmd(ctx: click.Context, message_id: int, note: str, by: str) -> None:
     """Decide a message by hand: it is not a report."""
+    from tracker.staff import StaffError, ignore
+
     app = open_app(ctx)
     try:
         with app.db.session() as s:
@@ -195,6 +194,8 @@ def ignore_cmd(ctx: click.Context, message_id: int, note: str, by: str) -> None:
 @click.pass_context
 def unassign_cmd(ctx: click.Context, message_id: int, note: str, by: str) -> None:
     """Take a message's decision back: it leaves every slot and waits in review again."""
+    from tracker.staff import StaffError, unassign
+
     app = open_app(ctx)
     try:
         with app.db.session() as s:
@@ -222,6 +223,8 @@ def excuse_cmd(
     by: str,
 ) -> None:
     """Excuse UNIT from reporting for PERIOD (no reminders, counted as excused)."""
+    from tracker.staff import StaffError, excuse
+
     app = open_app(ctx)
     try:
         with app.db.session() as s:
@@ -260,6 +263,8 @@ def reschedule_cmd(
     by: str,
 ) -> None:
     """UNIT's event moved from PERIOD to TO_PERIOD: its slot (and due date) moves with it."""
+    from tracker.staff import StaffError, reschedule
+
     app = open_app(ctx)
     try:
         with app.db.session() as s:
@@ -324,6 +329,8 @@ def history_cmd(ctx: click.Context, message_id: int | None, limit: int, as_json:
 @click.pass_context
 def undo_cmd(ctx: click.Context, history_id: int, by: str) -> None:
     """Undo one staff action (an id from `history`), if nothing changed it since."""
+    from tracker.staff import StaffError, undo
+
     app = open_app(ctx)
     try:
         with app.db.session() as s:
@@ -342,6 +349,8 @@ def rematch_cmd(ctx: click.Context, ids: tuple[int, ...], all_: bool) -> None:
     """Re-run matching on recorded messages (IDs, or --all) from their raw copies.
 
     Staff decisions are kept as they are."""
+    from tracker.staff import StaffError, rematch
+
     if bool(ids) == all_:
         fail("give message IDs or --all (not both)")
     app = open_app(ctx)
