@@ -256,13 +256,18 @@ def _name_forms(unit: UnitRef, prefix: re.Pattern[str]) -> set[str]:
 
 def build_index(units: Sequence[UnitRef], jurisdiction: Jurisdiction | None = None) -> MatcherIndex:
     """The roster index, cached by the identity of `units` (pass the same tuple each time)
-    and the jurisdiction. Without a jurisdiction, the own level is what the roster's
+    and the jurisdiction; an equal tuple (the next poll's) finds it too. Without a jurisdiction, the own level is what the roster's
     department names start with (县林业局: a county) and no place name is known."""
     key = (id(units), jurisdiction)
     cached = _INDEX_CACHE.get(key)
     if cached is not None and cached[0] is units:
         return cached[1]
-    index = _build_index(units, jurisdiction or _guess_jurisdiction(units))
+    for (_, j), (known, built) in list(_INDEX_CACHE.items()):
+        if j == jurisdiction and len(known) == len(units) and known == units:
+            index = built  # an equal roster again (the next poll): no rebuild
+            break
+    else:
+        index = _build_index(units, jurisdiction or _guess_jurisdiction(units))
     if len(_INDEX_CACHE) >= 8:
         _INDEX_CACHE.pop(next(iter(_INDEX_CACHE)))
     _INDEX_CACHE[key] = (units, index)
@@ -270,15 +275,6 @@ def build_index(units: Sequence[UnitRef], jurisdiction: Jurisdiction | None = No
 
 
 _INDEX_CACHE: dict[tuple[int, Jurisdiction | None], tuple[Sequence[UnitRef], MatcherIndex]] = {}
-
-
-def remember_index(
-    units: Sequence[UnitRef], index: MatcherIndex, jurisdiction: Jurisdiction | None = None
-) -> None:
-    """Use `index` (built earlier, e.g. kept on disk) for `units` from now on."""
-    if len(_INDEX_CACHE) >= 8:
-        _INDEX_CACHE.pop(next(iter(_INDEX_CACHE)))
-    _INDEX_CACHE[(id(units), jurisdiction)] = (units, index)
 
 
 def _guess_jurisdiction(units: Sequence[UnitRef]) -> Jurisdiction:

@@ -9,6 +9,7 @@ import random
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -174,3 +175,12 @@ def test_the_outbox_states_of_the_command_line_are_the_outboxs() -> None:
     from tracker.outgoing.outbox import STATES
 
     assert OUTBOX_STATES == STATES
+
+
+def test_the_next_polls_equal_roster_reuses_the_matchers_index() -> None:
+    units = load_roster(ROSTER).unit_refs()
+    again = load_roster(ROSTER).unit_refs()  # what the next poll builds: equal, not the same
+    assert again == units and again is not units
+    assert build_index(again) is build_index(units)
+    changed = (*units[:-1], replace(units[-1], emails=("new@example.com",)))
+    assert build_index(changed) is not build_index(units)
