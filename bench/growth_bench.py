@@ -102,7 +102,7 @@ def run(config: Path, args: list[str], work: Path) -> tuple[float, float, str, f
 
 def add_messages(config: Path, count: int) -> None:
     """`count` matched reports as rows, spread over the roster's slots."""
-    from sqlalchemy import insert, select
+    from sqlalchemy import insert, select, text
 
     from tracker.app import App
     from tracker.config import load_config
@@ -153,6 +153,13 @@ def add_messages(config: Path, count: int) -> None:
             s.execute(insert(MessageUnit), links)
             if subs:
                 s.execute(insert(Submission), subs)
+    if app.config.database_url.startswith("postgresql"):
+        # 50,000 rows at once, then a query a second later: without fresh statistics
+        # PostgreSQL plans for empty tables (one query ran for minutes); a server whose
+        # tables grew by mail has them (autovacuum analyses as they grow)
+        with app.db.engine.connect() as conn:
+            conn.execute(text("ANALYZE"))
+            conn.commit()
     app.close()
 
 
