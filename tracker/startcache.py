@@ -92,7 +92,7 @@ def _load(paths: Sequence[Path], cache_dir: Path | None, fingerprint: str) -> Ro
     except FileNotFoundError:
         pass
     except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
-        log.info("roster cache %s unreadable (%s); reading the roster again", path.name, exc)
+        log.debug("roster cache %s unreadable (%s); reading the roster again", path.name, exc)
     roster = load_rosters(paths)
     _store(cache_dir, path, {"fingerprint": fingerprint, "roster": roster_to_data(roster)})
     return roster
@@ -115,7 +115,7 @@ def _store(cache_dir: Path, path: Path, value: dict[str, Any]) -> None:
                 os.unlink(tmp)
             raise
     except OSError as exc:
-        log.info("could not keep the parsed roster in %s: %s", cache_dir, exc)
+        log.debug("could not keep the parsed roster in %s: %s", cache_dir, exc)
 
 
 # --- the roster as JSON ------------------------------------------------------------------
