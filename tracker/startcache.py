@@ -20,6 +20,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from contextlib import suppress
+from dataclasses import fields
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -30,7 +31,7 @@ from tracker.roster import Campaign, CampaignRoster, Roster, RosterUnit, load_ro
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1  # of the JSON below; part of the fingerprint
+FORMAT = 2  # of the JSON below; part of the fingerprint
 
 
 @cache
@@ -114,56 +115,46 @@ def _store(cache_dir: Path, path: Path, value: dict[str, Any]) -> None:
             with suppress(OSError):
                 os.unlink(tmp)
             raise
-    except OSError as exc:
+    except (OSError, TypeError, ValueError) as exc:
         log.debug("could not keep the parsed roster in %s: %s", cache_dir, exc)
 
 
 # --- the roster as JSON ------------------------------------------------------------------
 
 
-def _campaign_data(c: Campaign) -> list[Any]:
-    return [
-        c.name,
-        c.office,
-        c.mailbox,
-        c.deadline_day,
-        c.contact,
-        c.jurisdiction,
-        c.parent,
-        list(c.keywords),
-    ]
+def _plain(value: Any) -> Any:
+    """A roster value as JSON: tuples as lists, dates tagged."""
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise TypeError(f"cannot keep {type(value).__name__} in the roster cache")
 
 
-def _campaign(d: list[Any]) -> Campaign:
-    name, office, mailbox, day, contact, jurisdiction, parent, keywords = d
-    return Campaign(
-        str(name),
-        str(office),
-        str(mailbox),
-        int(day),
-        str(contact),
-        str(jurisdiction),
-        str(parent),
-        tuple(map(str, keywords)),
-    )
+def _unplain(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_unplain(v) for v in value)
+    if isinstance(value, dict):
+        return date.fromisoformat(value["$date"])
+    return value
 
 
-def _unit_data(u: RosterUnit) -> list[Any]:
-    due = [[p, d.isoformat()] for p, d in u.due]
-    return [u.name, u.kind, list(u.aliases), list(u.emails), list(u.months), u.central, due]
+def _campaign_data(c: Campaign) -> dict[str, Any]:
+    return {f.name: _plain(getattr(c, f.name)) for f in fields(c)}
 
 
-def _unit(d: list[Any]) -> RosterUnit:
-    name, kind, aliases, emails, months, central, due = d
-    return RosterUnit(
-        str(name),
-        str(kind),
-        tuple(map(str, aliases)),
-        tuple(map(str, emails)),
-        tuple(map(str, months)),
-        bool(central),
-        tuple((str(p), date.fromisoformat(v)) for p, v in due),
-    )
+def _campaign(d: dict[str, Any]) -> Campaign:
+    return Campaign(**{k: _unplain(v) for k, v in d.items()})
+
+
+def _unit_data(u: RosterUnit) -> dict[str, Any]:
+    return {f.name: _plain(getattr(u, f.name)) for f in fields(u)}
+
+
+def _unit(d: dict[str, Any]) -> RosterUnit:
+    return RosterUnit(**{k: _unplain(v) for k, v in d.items()})
 
 
 def roster_to_data(roster: Roster) -> dict[str, Any]:
