@@ -350,3 +350,24 @@ def test_a_locked_database_is_one_line_not_a_traceback(tmp_path: Path) -> None:
     lines = done.stderr.strip().splitlines()
     assert "Traceback" not in done.stderr
     assert lines[-1].startswith("report-intake: error: database:") and "locked" in lines[-1]
+
+
+def test_the_digest_without_a_board_address_names_no_command(
+    workspace: Path, tmp_path: Path
+) -> None:
+    assert run("--config", str(workspace), "poll", "--once")[0] == 0
+    out = tmp_path / "digest.html"
+    code, _, err = run(
+        "--config",
+        str(workspace),
+        "digest",
+        "--dry-run",
+        "--as-of",
+        "2023-06-30",
+        "--out",
+        str(out),
+    )
+    assert code == 0, err
+    page = out.read_text(encoding="utf-8")
+    assert "待人工核对" in page or "核对" in page
+    assert "报送管理看板核对" in page and "report-intake" not in page
