@@ -119,6 +119,13 @@ _FALLBACK_STEM = "附件"
 _PILLOW_LOCK = threading.RLock()
 
 
+def _upright_size(im: Image.Image) -> tuple[int, int]:
+    """The picture's (width, height) as shown: swapped when EXIF says it is turned a
+    quarter (orientations 5-8)."""
+    w, h = im.size
+    return (h, w) if im.getexif().get(_ORIENTATION_TAG, 1) in (5, 6, 7, 8) else (w, h)
+
+
 class AttachmentLike(Protocol):
     """What ``put`` needs from an attachment (``intake.parsing.MailAttachment`` fits)."""
 
@@ -350,10 +357,7 @@ class AttachmentStore:
         """One decode is both the check and the thumbnail: the JPEG decoder's reduced-size
         decoding (``draft``: 1/2, 1/4 or 1/8 of the size) still reads every entropy-coded
         block, so a truncated or corrupt photo fails here as a full decode would."""
-        orientation = im.getexif().get(_ORIENTATION_TAG, 1)
-        w, h = im.size
-        if orientation in (5, 6, 7, 8):
-            w, h = h, w
+        w, h = _upright_size(im)
         if _is_regular(thumb_path):
             # Already decoded successfully once: same bytes, same thumbnail.
             return _ImageResult(format=fmt, width=w, height=h, thumb_written=True)
@@ -374,10 +378,7 @@ class AttachmentStore:
         with Image.open(io.BytesIO(payload), formats=[_opener(fmt)]) as im:
             im.verify()
         with Image.open(io.BytesIO(payload), formats=[_opener(fmt)]) as im:
-            orientation = im.getexif().get(_ORIENTATION_TAG, 1)
-            w, h = im.size
-            if orientation in (5, 6, 7, 8):
-                w, h = h, w
+            w, h = _upright_size(im)
             if _is_regular(thumb_path):
                 # Already decoded successfully once: same bytes, same thumbnail.
                 return _ImageResult(format=fmt, width=w, height=h, thumb_written=True)
