@@ -184,6 +184,10 @@ class MatcherIndex:
     jurisdiction: Jurisdiction = field(default_factory=Jurisdiction)
     # the neighbours' places without their level (Y of Y区) that no unit's own name holds
     neighbours: tuple[str, ...] = ()
+    # the same with look-alikes folded -> as written, and their lengths, longest first: the
+    # place ending right before a mention is a few set look-ups, however many places
+    neighbour_forms: dict[str, str] = field(default_factory=dict)
+    neighbour_lengths: tuple[int, ...] = ()
 
 
 class _LiteralMatch(NamedTuple):
@@ -332,6 +336,8 @@ def _build_index(units: Sequence[UnitRef], j: Jurisdiction) -> MatcherIndex:
     for unit in units:
         for address in unit.emails:
             by_email[address.strip().lower()] = unit.name
+    neighbours = _free_places(_normalized(j.neighbour_places), owners)
+    neighbour_forms = {fold_lookalikes(p): p for p in neighbours}
     return MatcherIndex(
         units=tuple(units),
         by_name={u.name: u for u in units},
@@ -343,8 +349,30 @@ def _build_index(units: Sequence[UnitRef], j: Jurisdiction) -> MatcherIndex:
         distinctive_pattern=alternation(distinctive),
         prefixed=prefixed,
         jurisdiction=j,
-        neighbours=tuple(p for p in j.neighbour_places if not any(p in f for f in owners)),
+        neighbours=neighbours,
+        neighbour_forms=neighbour_forms,
+        neighbour_lengths=tuple(sorted({len(p) for p in neighbour_forms}, reverse=True)),
     )
+
+
+def _normalized(names: Sequence[str]) -> list[str]:
+    """`normalize` of each name, as the mail's text is (乾 -> 干): in one call, as thousands
+    of names one by one cost ten times as much."""
+    joined = normalize("|".join(names)).split("|")
+    if len(joined) == len(names):
+        return list(dict.fromkeys(joined))
+    return list(dict.fromkeys(normalize(n) for n in names))
+
+
+def _free_places(places: Sequence[str], forms: Iterable[str]) -> tuple[str, ...]:
+    """The `places` that are part of none of the units' name `forms` (a place in an own
+    unit's name is that unit's word, not a marker). The forms are looked up by their
+    two-character windows: thousands of places against thousands of forms stay cheap."""
+    by_window: dict[str, list[str]] = {}
+    for form in forms:
+        for i in range(len(form) - 1):
+            by_window.setdefault(form[i : i + 2], []).append(form)
+    return tuple(p for p in places if not any(p in f for f in by_window.get(p[:2], ())))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -452,6 +480,20 @@ def _place_name(before: str) -> str:
     return "" if before.endswith(tuple(_NOT_PLACE)) else before
 
 
+def _neighbour_before(before: str, index: MatcherIndex) -> str:
+    """The neighbour's place (as the index writes it) that `before` ends with, the longest
+    one; "" when none does, or when the own place ends it (X of X县 is the office's)."""
+    if not index.neighbour_lengths:
+        return ""
+    folded = fold_lookalikes(before[-index.neighbour_lengths[0] :])
+    for n in index.neighbour_lengths:
+        if n <= len(folded):
+            place = index.neighbour_forms.get(folded[-n:])
+            if place:
+                return "" if index.jurisdiction.ends_with_own(folded) else place
+    return ""
+
+
 def _mark_outside(text: str, hit: _Hit, index: MatcherIndex) -> _Hit:
     """Mark a mention written right after another jurisdiction: the parent's X市林业局, a
     neighbour's Y区市场监督管理局 or Z县林业局, a bare 市林业局 where the roster writes 县 or
@@ -464,7 +506,10 @@ def _mark_outside(text: str, hit: _Hit, index: MatcherIndex) -> _Hit:
     if own:  # 县林业局 as the roster writes it: which 县?
         place = _place_before(text, hit.start)
         before = text[: hit.start]
-        if not place or (j.ends_with_own(before) if own == j.level else j.ends_with_parent(before)):
+        if not place:  # a one-character place with its level (Y县 of Y县区): a neighbour's
+            place = _neighbour_before(text[: hit.start + len(own)], index)
+            return replace(hit, outside=place[: -len(own)] + hit.written) if place else hit
+        if j.ends_with_own(before) if own == j.level else j.ends_with_parent(before):
             return hit
         return replace(hit, outside=place + hit.written)
     mark = text[hit.start - 1] if hit.start > 0 else ""
@@ -477,15 +522,17 @@ def _mark_outside(text: str, hit: _Hit, index: MatcherIndex) -> _Hit:
             place = next(p for p in j.parent_places if j.ends_with_parent(before[-len(p) :]))
             return replace(hit, outside=place + hit.written)
         # a neighbour's place without its level (Y公安分局 for Y区公安分局): its body
-        folded = fold_lookalikes(before[-8:])
-        place = next((p for p in index.neighbours if folded.endswith(fold_lookalikes(p))), "")
-        if place and not own_name:
+        place = "" if own_name else _neighbour_before(before, index)
+        if place:
             return replace(hit, outside=place + hit.written)
         return hit
     if mark == j.level:  # 县林业局 for a core name: the own place, unless another is written
         place = _place_before(text, hit.start - 1)
         if place and not j.ends_with_own(text[: hit.start - 1]):
             return replace(hit, outside=place + mark + hit.written)
+        if not place:  # Y县林业局, a one-character place with its level (Y县区's)
+            place = _neighbour_before(text[: hit.start], index)
+            return replace(hit, outside=place + hit.written) if place else hit
         return hit
     if j.level in hit.written:  # 市生态环境局县分局 written in another way: the own branch
         return hit

@@ -9,9 +9,9 @@ matcher derives every place rule from these two names, so no place name lives in
 - the parent's bodies carry the parent's level (市林业局 in a county or a district, the full
   parent name in a county-level city, whose bare 市 is its own);
 - any other level character or another place name before a unit's name is another body;
-- the neighbours the roster names (`neighbours`: the parent's other counties, cities and
-  districts) are other bodies also when written without their level character (Y公安分局
-  for Y区公安分局), as the parent is (Z林业局 for Z市林业局).
+- the neighbours (`neighbours`: every other place, which the tracker gives from its
+  gazetteer, and those the roster lists) are other bodies also when written without their
+  level character (Y公安分局 for Y区公安分局), as the parent is (Z林业局 for Z市林业局).
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ __all__ = ["LEVELS", "Jurisdiction", "fold_lookalikes"]
 LEVELS = ("省", "州", "市", "区", "县", "旗")
 # Characters people type for one another in place names (homophones that look alike).
 _LOOKALIKES = str.maketrans({"谭": "潭", "覃": "潭", "譚": "潭"})
+# Level names longer than one character, and 盟 (a prefecture in Inner Mongolia): what a
+# place name ends with besides LEVELS.
+_LONG_ENDINGS = ("地区", "林区", "特区", "矿区", "新区", "盟")
 _AUTONOMOUS = re.compile(r"^(.{2,}?)(?:[\u4e00-\u9fff]{1,6}族)+自治$")
 
 
@@ -39,11 +42,12 @@ def _level(name: str) -> str:
 
 
 def _places(name: str) -> tuple[str, ...]:
-    """The place forms of a full name: X县 -> (X,); XY瑶族自治县 -> (XY瑶族自治, XY)."""
-    level = _level(name)
-    if not level or len(name) < 3:
+    """The place forms of a full name: X县 -> (X,); XY瑶族自治县 -> (XY瑶族自治, XY); the
+    two-character endings (XY地区, XY林区, XY新区 ...) and 盟 go as a whole (XY)."""
+    ending = next((e for e in _LONG_ENDINGS if name.endswith(e)), "") or _level(name)
+    if not ending or len(name) < len(ending) + 2:
         return ()
-    place = name[:-1]
+    place = name[: -len(ending)]
     short = _AUTONOMOUS.match(place)
     return (place, short.group(1)) if short else (place,)
 
@@ -59,7 +63,7 @@ class Jurisdiction:
     name: str = ""
     parent: str = ""
     level: str = ""
-    neighbours: tuple[str, ...] = ()  # other places nearby (Y区, Z市), full names
+    neighbours: tuple[str, ...] = ()  # other places (Y区, Z市), full names
 
     def __post_init__(self) -> None:
         if self.name and not self.level:

@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from intake.mailbox import ImapSource, MailboxError, MaildirSource
+from tracker import gazetteer
 from tracker.app import make_source
 from tracker.config import Config, ConfigError, find_config_path, load_config
 from tracker.db import DatabaseError, current_revision, head_revision, open_database, safe_url
@@ -100,6 +101,7 @@ def roster_warnings(config: Config) -> list[Step]:
             "[campaign] parent is not set: the city above (e.g. X市) is how its bureaus are "
             "told from the office's own"
         )
+    out.extend(gazetteer.problems(camp.jurisdiction, camp.parent))
     return [Step("roster", True, w, warning=True) for w in out]
 
 

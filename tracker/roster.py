@@ -19,6 +19,7 @@ from typing import Any
 from intake.addresses import BadAddress, check_address
 from intake.matching import UnitRef
 from intake.places import LEVELS, Jurisdiction
+from tracker import gazetteer
 
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _PLACE = re.compile(r"^[\u4e00-\u9fff]{1,12}[" + "".join(LEVELS) + "]$")
@@ -46,8 +47,9 @@ class Campaign:
     # which month `deadline_day` is in: "same" (the activity month, 当月N日前) or "next"
     # (the month after it, 次月N日前)
     deadline_month: str = "same"
-    # other places nearby (the parent's other counties, cities, districts): their bodies are
-    # not the office's units, also when written without their level (Y公安分局 for Y区…)
+    # other places the roster lists, besides the gazetteer's (which knows every place of
+    # China): their bodies are not the office's units, also when written without their level
+    # (Y公安分局 for Y区…); see `Roster.jurisdiction`
     neighbours: tuple[str, ...] = ()
 
     @property
@@ -171,11 +173,15 @@ class Roster:
         """The campaigns in which `unit` owes a report for `period`."""
         return [p for p in self.parts if (u := p.unit(unit)) is not None and period in u.months]
 
-    @property
+    @cached_property
     def jurisdiction(self) -> Jurisdiction:
-        """The office's place and its parent, as the matcher takes them."""
+        """The office's place and its parent, as the matcher takes them, with every other
+        place of the gazetteer as a neighbour (and the roster's own `neighbours`)."""
+        c = self.campaign
         return Jurisdiction(
-            self.campaign.jurisdiction, self.campaign.parent, neighbours=self.campaign.neighbours
+            c.jurisdiction,
+            c.parent,
+            neighbours=gazetteer.neighbours(c.jurisdiction, c.parent, c.neighbours),
         )
 
     def unit(self, name: str) -> RosterUnit | None:
