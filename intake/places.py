@@ -44,11 +44,14 @@ def _level(name: str) -> str:
 def _places(name: str) -> tuple[str, ...]:
     """The place forms of a full name: X县 -> (X,); XY瑶族自治县 -> (XY瑶族自治, XY); the
     two-character endings (XY地区, XY林区, XY新区 ...) and 盟 go as a whole (XY)."""
-    ending = next((e for e in _LONG_ENDINGS if name.endswith(e)), "") or _level(name)
+    if name.endswith(_LONG_ENDINGS):
+        ending = next(e for e in _LONG_ENDINGS if name.endswith(e))
+    else:
+        ending = _level(name)
     if not ending or len(name) < len(ending) + 2:
         return ()
     place = name[: -len(ending)]
-    short = _AUTONOMOUS.match(place)
+    short = _AUTONOMOUS.match(place) if place.endswith("自治") else None
     return (place, short.group(1)) if short else (place,)
 
 

@@ -88,11 +88,11 @@ def others(jurisdiction: str, parent: str = "") -> tuple[str, ...]:
     d = divisions()
     words = d.words
     mine = {jurisdiction, parent}
-    return tuple(
-        name
-        for name in d.places
-        if name not in mine and not any(p in words for p in Jurisdiction(name).places)
-    )
+
+    def is_word(name: str) -> bool:  # the cheap test first: few names hold a word at all
+        return any(w in name for w in words) and any(p in words for p in Jurisdiction(name).places)
+
+    return tuple(name for name in d.places if name not in mine and not is_word(name))
 
 
 @lru_cache(maxsize=16)
