@@ -41,6 +41,9 @@ RECORDED_KEYWORD = "$Recorded"
 SECURITY_MODES = ("ssl", "starttls", "none")
 AFTER_RECORD_MODES = ("flag", "move", "none")
 _CHUNK = 500  # UIDs per STORE/MOVE command
+# Bodies are fetched a few at a time within a batch (at most this many bytes per FETCH, at
+# least one mail), so the first mails are being analysed while the rest still arrive.
+FETCH_BYTES = 4 * 1024 * 1024
 
 
 class MailboxError(Exception):
@@ -141,6 +144,24 @@ _T = TypeVar("_T")
 
 
 # -- IMAP ------------------------------------------------------------------------------------
+
+
+def _runs(
+    uids: Sequence[int], meta: dict[int, tuple[int, datetime | None]], max_bytes: int
+) -> Iterator[list[int]]:
+    """`uids` in order, cut into runs of at most FETCH_BYTES of mail to fetch (a mail over
+    `max_bytes` is not fetched and costs nothing; a run holds at least one mail)."""
+    run: list[int] = []
+    size = 0
+    for uid in uids:
+        cost = meta[uid][0] if meta[uid][0] <= max_bytes else 0
+        if run and size + cost > FETCH_BYTES:
+            yield run
+            run, size = [], 0
+        run.append(uid)
+        size += cost
+    if run:
+        yield run
 
 
 @dataclass(frozen=True)
@@ -362,18 +383,18 @@ class ImapSource:
         for start in range(0, len(uids), batch):
             chunk = uids[start : start + batch]
             meta = self._fetch_meta(client, chunk)
-            wanted = [u for u in chunk if u in meta and meta[u][0] <= max_bytes]
-            bodies = self._fetch_bodies(client, wanted) if wanted else {}
-            for uid in chunk:
-                if uid not in meta:  # expunged meanwhile
-                    continue
-                size, date = meta[uid]
-                if size > max_bytes:
-                    yield FetchedMail(
-                        uid=uid, raw=b"", internal_date=date, size=size, too_large=True
-                    )
-                elif uid in bodies:
-                    yield FetchedMail(uid=uid, raw=bodies[uid], internal_date=date, size=size)
+            for run in _runs([u for u in chunk if u in meta], meta, max_bytes):
+                wanted = [u for u in run if meta[u][0] <= max_bytes]
+                bodies = self._fetch_bodies(client, wanted) if wanted else {}
+                for uid in run:
+                    size, date = meta[uid]
+                    if size > max_bytes:
+                        yield FetchedMail(
+                            uid=uid, raw=b"", internal_date=date, size=size, too_large=True
+                        )
+                    elif uid in bodies:  # else expunged meanwhile
+                        yield FetchedMail(uid=uid, raw=bodies[uid], internal_date=date, size=size)
+                del bodies
 
     def _fetch_meta(
         self, client: imaplib.IMAP4, uids: Sequence[int]

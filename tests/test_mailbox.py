@@ -100,6 +100,38 @@ def test_fetch_in_batches_in_ascending_order(dovecot: DovecotMailbox) -> None:
     assert session.count("UID FETCH") == 6
 
 
+def test_bodies_arrive_a_few_at_a_time_within_a_batch(
+    dovecot: DovecotMailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch's bodies come in runs of at most FETCH_BYTES (so analysis starts before the
+    whole batch is down), in UID order, with a mail over the cap in its place, unfetched."""
+    import intake.mailbox as mailbox
+
+    monkeypatch.setattr(mailbox, "FETCH_BYTES", 2_500)
+    mails = [mail(n, b"y" * 1_000 + b"\r\n") for n in range(1, 7)]
+    big = mail(7, b"x" * 50_000 + b"\r\n")
+    for m in [*mails[:3], big, *mails[3:]]:
+        dovecot.append(m)
+    with ImapSource(settings(dovecot)) as src:
+        seen = []
+        for fetched in src.fetch_since(0, batch=50, max_bytes=10_000):
+            seen.append(fetched)
+            if len(seen) == 1:  # the first mail is in hand before the last is asked for
+                assert 1 < dovecot_fetches(dovecot) < 4
+    assert [(m.raw, m.too_large) for m in seen] == [
+        *[(m, False) for m in mails[:3]],
+        (b"", True),
+        *[(m, False) for m in mails[3:]],
+    ]
+    # one metadata fetch, then six mails of ~1.1 KB in runs of two: three body fetches
+    assert dovecot_fetches(dovecot) == 4
+
+
+def dovecot_fetches(box: DovecotMailbox) -> int:
+    session = next(s for s in box.commands() if "UID SEARCH" in s)
+    return session.count("UID FETCH")
+
+
 def test_mail_above_size_cap_is_reported_not_downloaded(dovecot: DovecotMailbox) -> None:
     big = mail(2, b"x" * 50_000 + b"\r\n")
     dovecot.append(mail(1))
