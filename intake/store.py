@@ -364,8 +364,8 @@ class AttachmentStore:
         side = self.limits.thumb_size
         im.draft(None, (side, side))  # the smallest scale still at least `side` wide/high
         im.load()
+        _shrink(im, side)
         phash = _dhash(im) if side == DHASH_DRAFT else None
-        im.thumbnail((side, side), Image.Resampling.BOX, reducing_gap=None)  # area average
         rgb = _to_rgb(ImageOps.exif_transpose(im))
         buf = io.BytesIO()
         rgb.save(buf, format="JPEG", quality=85)
@@ -392,9 +392,10 @@ class AttachmentStore:
         return _ImageResult(format=fmt, width=w, height=h, thumb_written=True)
 
 
-# The perceptual hash of a photo is taken from the JPEG decoded at this draft size: the
-# thumbnail's own decode, so a photo is decoded once at recording (photo_dhash repeats it
-# for a photo read again, e.g. by rematch, and gets the same bits).
+# The perceptual hash of a photo is taken from its thumbnail (the JPEG decoded at this
+# draft size, then shrunk to it): the thumbnail's own pixels, so a photo is decoded once
+# at recording (photo_dhash repeats it for a photo read again, e.g. by rematch, and gets
+# the same bits).
 DHASH_DRAFT = 320
 DHASH_SIDE = 8  # 9x8 grey pixels, 64 bits
 
@@ -402,7 +403,13 @@ DHASH_SIDE = 8  # 9x8 grey pixels, 64 bits
 def photo_dhash(im: Image.Image) -> str:
     """The dHash of an opened, not yet loaded image, decoded as the thumbnail decodes it."""
     im.draft(None, (DHASH_DRAFT, DHASH_DRAFT))  # JPEG: reduced-size decoding; others: none
+    _shrink(im, DHASH_DRAFT)
     return _dhash(im)
+
+
+def _shrink(im: Image.Image, side: int) -> None:
+    """Shrink `im` in place to fit `side` × `side`, by area average (the thumbnail)."""
+    im.thumbnail((side, side), Image.Resampling.BOX, reducing_gap=None)
 
 
 def _dhash(im: Image.Image) -> str:
