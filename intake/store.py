@@ -298,11 +298,15 @@ class AttachmentStore:
     def _existing_file(self, sha: str) -> str | None:
         """The relpath of bytes already stored under another extension, if any."""
         folder = self.root / "files" / sha[:2]
-        if not folder.is_dir():
+        try:
+            with os.scandir(folder) as entries:  # no pattern to compile per file (glob)
+                names = sorted(e.name for e in entries if e.name.startswith(sha + "."))
+        except (FileNotFoundError, NotADirectoryError):
             return None
-        for candidate in sorted(folder.glob(f"{sha}.*")):
+        for name in names:
+            candidate = folder / name
             if candidate.suffix in ALLOWED_EXTENSIONS | {".bin"} and _is_regular(candidate):
-                return f"files/{sha[:2]}/{candidate.name}"
+                return f"files/{sha[:2]}/{name}"
         return None
 
     @staticmethod
@@ -529,7 +533,8 @@ def _is_regular(path: Path) -> bool:
 def _real_dirs(root: Path, path: Path, sync: bool = True) -> None:
     """Create ``path``'s parent folders under ``root``; refuse a symbolic link among them
     (a link planted in the store must not send our writes elsewhere)."""
-    root.mkdir(parents=True, exist_ok=True)  # the store itself: where the config says
+    if not root.is_dir():
+        root.mkdir(parents=True, exist_ok=True)  # the store itself: where the config says
     current = root
     for part in path.parent.relative_to(root).parts:
         current = current / part
