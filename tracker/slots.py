@@ -65,20 +65,26 @@ def sync_roster(session: Session, roster: Roster, now: datetime | None = None) -
     slots = {(s.campaign, s.unit_id, s.period): s for s in all_slots}
     # a slot staff moved to another month (tracker.staff.reschedule) stands for its roster month
     moved = {(s.campaign, s.unit_id, s.moved_from) for s in all_slots if s.moved_from}
+    new_units = [
+        Unit(name=ru.name, kind=ru.kind, central=ru.central, aliases=list(ru.aliases))
+        for ru in roster.units
+        if ru.name not in units
+    ]
+    if new_units:  # one flush gives them all their ids (a first start: thousands at once)
+        session.add_all(new_units)
+        session.flush()
+        units.update((u.name, u) for u in new_units)
+    fresh = set(new_units)
     for ru in roster.units:
-        unit = units.get(ru.name)
-        if unit is None:
-            unit = Unit(name=ru.name, kind=ru.kind, central=ru.central, aliases=list(ru.aliases))
-            session.add(unit)
-            session.flush()
-            units[ru.name] = unit
+        unit = units[ru.name]
         unit.kind, unit.central, unit.aliases, unit.active = (
             ru.kind,
             ru.central,
             list(ru.aliases),
             True,
         )
-        known = {a.address: a for a in unit.addresses}
+        # a new unit has no addresses yet: reading the relation would load it (and flush)
+        known = {} if unit in fresh else {a.address: a for a in unit.addresses}
         for address in ru.emails:
             row = known.get(address)
             if row is None:
