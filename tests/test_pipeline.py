@@ -178,3 +178,46 @@ def test_workers_record_the_same_rows_in_the_same_order_as_one_thread(
     assert sorted((tmp_path / "s").rglob("*.*")) != []
     files = sorted(p.relative_to(tmp_path / "s") for p in (tmp_path / "s").rglob("*.*"))
     assert files == sorted(p.relative_to(tmp_path / "p") for p in (tmp_path / "p").rglob("*.*"))
+
+
+def test_mail_started_ahead_of_the_recorder_stays_within_its_byte_budget() -> None:
+    """Fetching runs ahead while the recorder syncs and commits, but the mails started and
+    not yet prepared never hold more than the budget (one mail over it goes alone)."""
+    import threading
+    from concurrent.futures import Future
+
+    from intake.mailbox import FetchedMail
+    from tracker.recording import _Prefetch
+
+    sizes = [10, 10, 10, 40, 10]
+    started: list[Future[object]] = []
+
+    def start(mail: FetchedMail) -> Future[object]:
+        future: Future[object] = Future()
+        started.append(future)
+        return future
+
+    def settle(count: int) -> None:
+        deadline = time.monotonic() + 5
+        while len(started) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)  # and no more than that
+        assert len(started) == count
+
+    mails = iter(
+        FetchedMail(uid=i + 1, raw=b"x" * n, internal_date=None) for i, n in enumerate(sizes)
+    )
+    prefetch = _Prefetch(mails, start, threading.Lock(), ahead=16, ahead_bytes=25)  # type: ignore[arg-type]
+    try:
+        settle(2)  # 10 + 10 in flight; a third 10 would pass 25
+        started[0].set_result(None)
+        settle(3)
+        started[1].set_result(None)
+        started[2].set_result(None)
+        settle(4)  # the 40-byte mail, alone over the budget, goes when nothing is in flight
+        started[3].set_result(None)
+        settle(5)
+        started[4].set_result(None)
+        assert len(list(prefetch)) == 5  # every mail reaches the recorder, in order
+    finally:
+        prefetch.close()

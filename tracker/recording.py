@@ -322,7 +322,9 @@ GROUP = 10  # mails recorded together when the next one is not ready yet (one sy
 
 class _Prefetch:
     """Fetches ahead of the recorder in a thread and starts preparing each mail at once
-    (`start` gives its future); at most `ahead` of them wait to be recorded.
+    (`start` gives its future). At most `ahead` of them wait to be recorded, and the mails
+    started but not yet prepared hold at most `ahead_bytes` (or one mail, however large):
+    preparing keeps going while the recorder syncs and commits, in bounded memory.
 
     The source is used under `lock` (one connection serves fetching and marking). A fetch
     failure is raised where the recorder takes the next mail, after the mails before it."""
@@ -333,10 +335,14 @@ class _Prefetch:
         start: Callable[[FetchedMail], Future[_Prepared]],
         lock: threading.Lock,
         ahead: int,
+        ahead_bytes: int = 1 << 62,
     ) -> None:
         self._mails = mails
         self._start = start
         self._lock = lock
+        self._ahead_bytes = ahead_bytes
+        self._in_flight = 0  # bytes of mail started and not yet prepared
+        self._flight = threading.Condition()
         self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=max(1, ahead))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="intake-fetch", daemon=True)
@@ -349,7 +355,12 @@ class _Prefetch:
                     mail = next(self._mails, None)
                 if mail is None:
                     break
-                self._put(("mail", self._start(mail)))
+                size = len(mail.raw)
+                if not self._take(size):
+                    break
+                future = self._start(mail)
+                future.add_done_callback(lambda _f, n=size: self._release(n))
+                self._put(("mail", future))
         except BaseException as exc:
             self._put(("error", exc))
             return
@@ -359,6 +370,21 @@ class _Prefetch:
                 with self._lock, suppress(Exception):
                     close()
         self._put(("end", None))
+
+    def _take(self, size: int) -> bool:
+        """Wait until `size` more bytes may be in flight (always, when none are)."""
+        with self._flight:
+            while self._in_flight and self._in_flight + size > self._ahead_bytes:
+                if self._stop.is_set():
+                    return False
+                self._flight.wait(0.1)
+            self._in_flight += size
+        return True
+
+    def _release(self, size: int) -> None:
+        with self._flight:
+            self._in_flight -= size
+            self._flight.notify_all()
 
     def _put(self, item: tuple[str, Any]) -> None:
         while not self._stop.is_set():
@@ -413,7 +439,8 @@ class Recorder:
         should_stop: Callable[[], bool] = lambda: False,
         new_sender: str = "count",
         workers: int | None = None,
-        fetch_ahead: int = 4,
+        fetch_ahead: int = 16,
+        fetch_ahead_bytes: int = 24 * 1024 * 1024,
     ) -> None:
         self.db = db
         self.store = store
@@ -429,6 +456,7 @@ class Recorder:
         self.new_sender = new_sender  # [matching] new_sender: "count" | "review"
         self.workers = min(2, os.cpu_count() or 1) if workers is None else max(0, workers)
         self.fetch_ahead = fetch_ahead
+        self.fetch_ahead_bytes = fetch_ahead_bytes
         self._source_lock = threading.Lock()
         self._local = threading.local()  # each preparing thread's worker process
         self._workers: list[BoundedWorker] = []
@@ -469,7 +497,11 @@ class Recorder:
                     return started.submit(self._prepare, fetched, key, uidvalidity, units)
 
                 prefetch = _Prefetch(
-                    iter(fetched_mails), start, self._source_lock, self.fetch_ahead
+                    iter(fetched_mails),
+                    start,
+                    self._source_lock,
+                    self.fetch_ahead,
+                    self.fetch_ahead_bytes,
                 )
                 items = prefetch
             else:
