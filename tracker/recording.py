@@ -359,7 +359,7 @@ class _Prefetch:
                 if not self._take(size):
                     break
                 future = self._start(mail)
-                future.add_done_callback(lambda _f, n=size: self._release(n))
+                future.add_done_callback(functools.partial(self._release, size))
                 self._put(("mail", future))
         except BaseException as exc:
             self._put(("error", exc))
@@ -381,7 +381,7 @@ class _Prefetch:
             self._in_flight += size
         return True
 
-    def _release(self, size: int) -> None:
+    def _release(self, size: int, _done: object = None) -> None:
         with self._flight:
             self._in_flight -= size
             self._flight.notify_all()
