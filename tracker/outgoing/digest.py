@@ -43,6 +43,7 @@ from tracker.outgoing.emails import (
     period_label,
     render,
     size_label,
+    when_label,
 )
 from tracker.outgoing.links import add_board_links
 from tracker.outgoing.outbox import DeliveryReport, Mailer, deliver_now, enqueue
@@ -244,7 +245,7 @@ def _report_entry(
             "units": [mu.unit.name for mu in msg.units] or ["（未定单位）"],
             "period": msg.period,
             "period_text": period_label(msg.period),
-            "received": received.strftime("%m-%d %H:%M"),
+            "received": when_label(received, now.year),  # now: the digest's day
             "from": msg.from_addr,
             "from_name": msg.from_name,
             "new_sender": bool(msg.new_sender),
@@ -298,7 +299,9 @@ def digest_context(
             "period_text": period_label(s.period),
             "due": date_label(s.due),
             "days_over": max(0, (as_of - s.due).days),
-            "received": sub.received_at.astimezone(tz).strftime("%m-%d") if sub else "",
+            "received": (
+                when_label(sub.received_at.astimezone(tz), as_of.year, clock=False) if sub else ""
+            ),
             "note": s.note,
             **_state_cell(s.state),
         }
@@ -360,7 +363,7 @@ def digest_context(
     review = [
         {
             "id": m.id,
-            "received": m.received_at.astimezone(tz).strftime("%m-%d %H:%M"),
+            "received": when_label(m.received_at.astimezone(tz), as_of.year),
             "from": m.from_addr or "（无发件人）",
             "subject": m.subject or "（无主题）",
             "reasons": list(m.reasons or [])[:3],
@@ -377,7 +380,7 @@ def digest_context(
             "id": o.id,
             "to": "、".join(o.recipients),
             "subject": o.subject or "（无主题）",
-            "when": o.next_attempt_at.astimezone(tz).strftime("%m-%d %H:%M"),
+            "when": when_label(o.next_attempt_at.astimezone(tz), as_of.year),
         }
         for o in session.scalars(
             select(Outbox).where(Outbox.state == "uncertain").order_by(Outbox.id)

@@ -93,6 +93,18 @@ def date_label(day: date | datetime) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
+def when_label(when: date | datetime, year: int, *, clock: bool = True) -> str:
+    """A day as a clerk reads it in a list: 5月3日 (with the time, 5月3日 10:05), and with
+    its year, 2022年12月28日, when that is not `year` (the year of the mail it is in): a
+    January digest can list a mail from last December."""
+    day = f"{when.month}月{when.day}日"
+    if when.year != year:
+        day = f"{when.year}年{day}"
+    if clock and isinstance(when, datetime):
+        day += f" {when.hour:02d}:{when.minute:02d}"
+    return day
+
+
 def size_label(size: int | None) -> str:
     if size is None:
         return "大小未知"
