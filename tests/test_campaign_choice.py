@@ -138,3 +138,28 @@ def test_one_campaign_in_the_month_needs_no_campaign(tmp_path: Path) -> None:
     # the subject names the special campaign's keyword: the assign needs no --campaign
     cli(config, "assign", "2", "--unit", "县林业局", "--period", "2024-05")
     assert counted_in(config) == [SPECIAL]
+
+
+def test_unassign_undoes_only_the_campaign_it_names(tmp_path: Path, database_url: str) -> None:
+    config = two_campaigns(tmp_path, database_url)
+    cli(config, "assign", "1", "--unit", "县林业局", "--period", "2024-05", "--campaign", SPECIAL)
+    # the other campaign, or a name that is none: one line, nothing undone
+    line = refused(config, "unassign", "1", "--campaign", C2024)
+    assert f"counted in {SPECIAL}, not in {C2024}" in line and "nothing undone" in line, line
+    line = refused(config, "unassign", "1", "--campaign", "nope")
+    assert "nope" in line and SPECIAL in line and C2024 in line, line
+    assert counted_in(config) == [SPECIAL]
+    assert "unassign" not in cli(config, "history")
+
+    out = cli(config, "unassign", "1", "--campaign", SPECIAL, "--note", "单位说不是专项")
+    assert "#1: back in review" in out
+    assert counted_in(config) == []
+    line = refused(config, "unassign", "1", "--campaign", SPECIAL)
+    assert "already in review" in line, line
+
+    # a decision that counts the mail in no campaign (ignored): named as such
+    cli(config, "ignore", "1")
+    line = refused(config, "unassign", "1", "--campaign", SPECIAL)
+    assert "counted in no campaign" in line, line
+    cli(config, "unassign", "1")  # without --campaign, as before
+    assert "--campaign" in cli(config, "unassign", "--help")

@@ -190,3 +190,37 @@ def test_as_of_sets_the_day_of_the_states_and_says_so(app: App) -> None:
     result = CliRunner().invoke(main, ["web", "--as-of", "2023-13-01"])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "--as-of" in CliRunner().invoke(main, ["web", "--help"]).output
+
+
+def test_unassign_carries_the_campaign_the_page_showed(app: App) -> None:
+    with app.db.session() as s:
+        mid = s.scalars(select(Message.id).where(Message.decision == "review")).first()
+    assert mid is not None
+    c = board(app)
+    c.post(
+        f"/messages/{mid}/assign", {"unit": "县林业局", "period": "2023-05", "campaign": SPECIAL}
+    )
+    page = c.get(f"/messages/{mid}").data.decode()
+    form = page[page.index(f'action="/messages/{mid}/unassign"') :]
+    form = form[: form.index("</form>")]
+    assert f'name="campaign" value="{SPECIAL}"' in form
+
+    def counted() -> list[str]:
+        with app.db.session() as s:
+            return list(
+                s.scalars(
+                    select(Slot.campaign)
+                    .join(Submission, Submission.slot_id == Slot.id)
+                    .where(Submission.message_id == mid)
+                )
+            )
+
+    # a stale page that showed it in the other campaign: refused, nothing undone
+    r = c.post(f"/messages/{mid}/unassign", {"campaign": THEME})
+    said = flashes(c.get(r.headers["Location"]).data)
+    assert any(f"计入的是“{SPECIAL}”" in f and "未退回" in f for f in said), said
+    assert counted() == [SPECIAL]
+    r = c.post(f"/messages/{mid}/unassign", {"campaign": SPECIAL})
+    said = flashes(c.get(r.headers["Location"]).data)
+    assert any("已退回待核" in f for f in said), said
+    assert counted() == []

@@ -219,14 +219,35 @@ def ignore(
 
 
 def unassign(
-    s: Session, roster: Roster, message_id: int, now: datetime, note: str = "", *, by: str = "cli"
+    s: Session,
+    roster: Roster,
+    message_id: int,
+    now: datetime,
+    note: str = "",
+    *,
+    by: str = "cli",
+    campaign: str | None = None,
 ) -> Message:
     """Take a decision back: the message leaves every slot and waits in review again.
 
-    It stays a staff decision, so `rematch` does not decide it again on its own."""
+    With `campaign`, staff say which campaign the decision they undo counted it in: a
+    message counted in another campaign (or in none) is left as it is, with one line
+    naming where it is counted. It stays a staff decision, so `rematch` does not decide it
+    again on its own."""
     msg = get_message(s, message_id)
     if msg.decision == "review":
         raise StaffError(f"message #{message_id}: already in review", "该邮件已在待核队列中")
+    if campaign:
+        pick_campaign(roster, campaign)  # a name that is no campaign: refused naming them
+        counted = sorted({sub.slot.campaign for sub in msg.submissions})
+        if campaign not in counted:
+            where_en = ", ".join(counted) if counted else "no campaign"
+            where_zh = f"计入的是“{'、'.join(counted)}”" if counted else "未计入任何活动"
+            raise StaffError(
+                f"message #{message_id} is counted in {where_en}, not in {campaign}: "
+                "nothing undone",
+                f"#{message_id} {where_zh}，不是“{campaign}”，未退回",
+            )
     reasons = ["工作人员撤销原处理，退回待核"] + ([f"备注：{note}"] if note else [])
     before = audit.message_state(s, msg)
     _decide(s, msg, MatchResult("other", "review", (), None, 0.0, tuple(reasons)), roster, now)

@@ -190,16 +190,24 @@ def ignore_cmd(ctx: click.Context, message_id: int, note: str, by: str) -> None:
 @click.command("unassign")
 @click.argument("message_id", type=int)
 @click.option("--note", default="", help="A note kept with the change.")
+@click.option(
+    "--campaign",
+    help="The campaign (its [campaign] name) the message is counted in: refused if another.",
+)
 @BY
 @click.pass_context
-def unassign_cmd(ctx: click.Context, message_id: int, note: str, by: str) -> None:
-    """Take a message's decision back: it leaves every slot and waits in review again."""
+def unassign_cmd(
+    ctx: click.Context, message_id: int, note: str, campaign: str | None, by: str
+) -> None:
+    """Take a message's decision back: it leaves every slot and waits in review again.
+
+    With --campaign, only if that is the campaign its report is counted in."""
     from tracker.staff import StaffError, unassign
 
     app = open_app(ctx)
     try:
         with app.db.session() as s:
-            unassign(s, app.roster, message_id, app.clock().now(), note, by=by)
+            unassign(s, app.roster, message_id, app.clock().now(), note, by=by, campaign=campaign)
     except StaffError as exc:
         fail(str(exc), 1)
     click.echo(f"#{message_id}: back in review (staff decision)")

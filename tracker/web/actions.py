@@ -35,7 +35,7 @@ def _field(name: str, limit: int = 500) -> str:
 
 def _campaign() -> str | None:
     """The campaign a form names (a slot form: its slot's; the assign form: the clerk's
-    choice), else None: staff.* then takes the one campaign that fits, or refuses naming
+    choice; the unassign form: the one the page showed the message counted in), else None: staff.* then takes the one campaign that fits, or refuses naming
     them. Never the page's picker: a report goes where its unit and month belong."""
     return _field("campaign", 200) or None
 
@@ -80,7 +80,15 @@ def ignore(message_id: int) -> Response:
 def unassign(message_id: int) -> Response:
     def act() -> str:
         with session() as s:
-            staff.unassign(s, ri().roster, message_id, clock().now(), _field("note"), by=who())
+            staff.unassign(
+                s,
+                ri().roster,
+                message_id,
+                clock().now(),
+                _field("note"),
+                by=who(),
+                campaign=_campaign(),  # the campaign the page showed it counted in
+            )
         return f"#{message_id} 已退回待核。"
 
     return _run(act, url_for("pages.message", message_id=message_id))
