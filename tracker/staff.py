@@ -34,8 +34,9 @@ from tracker.addressbook import confirm_address as book_confirm
 from tracker.addressbook import remove_address as book_remove
 from tracker.config import Config
 from tracker.evidence import assess_message, check_photos, with_reading_problems
-from tracker.models import Audit, Liaison, Message, Slot, Unit, UnitAddress
+from tracker.models import Audit, Liaison, Message, Slot, Submission, Unit, UnitAddress
 from tracker.recording import analyse, apply_match
+from tracker.references import reference
 from tracker.roster import Roster, period_of
 from tracker.slots import campaign_for
 from tracker.threads import resolve_thread
@@ -194,6 +195,78 @@ def assign(
         clock = FixedClock(now, config.timezone)
         queue_receipt(s, msg, config, clock, campaign=chosen.campaign, staff=True)
     return msg
+
+
+@dataclass(frozen=True)
+class SharedSlot:
+    """A slot a staff decision counted a message in that already counted other reports.
+
+    Nothing is taken away: the earlier reports stay counted and the message counts beside
+    them (the slot's state comes from all of them, the workbook lists every 登记编号), until
+    staff unassign one."""
+
+    unit: str
+    period: str
+    message_id: int
+    others: tuple[tuple[int, str], ...]  # (message id, 登记编号) of the reports already there
+
+    def en(self) -> str:
+        refs = ", ".join(f"{ref} (#{mid})" for mid, ref in self.others)
+        one = len(self.others) == 1
+        return (
+            f"note: {self.unit} {self.period} already had report {refs}; "
+            f"{'it stays' if one else 'they stay'} counted and #{self.message_id} is counted "
+            f"with {'it' if one else 'them'}: the slot now holds "
+            f"{len(self.others) + 1} reports. To count only one, unassign the other "
+            f"(report-intake unassign {self.others[0][0]})."
+        )
+
+    def zh(self) -> str:
+        refs = "、".join(ref for _, ref in self.others)
+        year, month = period_of(self.period)
+        return (
+            f"注意：{self.unit} {year}年{month}月 原已有报送（登记编号 {refs}），"
+            f"原报送仍然计入，#{self.message_id} 也一并计入该月，现共 {len(self.others) + 1} "
+            "封报送（导出表列出全部登记编号）。如只应保留一封，请将另一封退回待核。"
+        )
+
+
+def shared_slots(s: Session, roster: Roster, msg: Message) -> list[SharedSlot]:
+    """The slots `msg` is counted in that also count other matched reports (for the
+    warning after `assign`: the clerk is told, nothing changes)."""
+    s.flush()
+    mine = list(s.scalars(select(Submission.slot_id).where(Submission.message_id == msg.id)))
+    if not mine:
+        return []
+    rows = s.execute(
+        select(Submission.slot_id, Message.id)
+        .join(Message, Message.id == Submission.message_id)
+        .where(
+            Submission.slot_id.in_(mine),
+            Submission.message_id != msg.id,
+            Message.decision == "matched",
+        )
+        .order_by(Message.received_at, Message.id)
+    ).all()
+    others: dict[int, list[int]] = {}
+    for slot_id, mid in rows:
+        others.setdefault(slot_id, []).append(mid)
+    out = []
+    for slot_id in sorted(others):
+        slot = s.get(Slot, slot_id)
+        if slot is None:
+            continue
+        part = roster.part(slot.campaign)
+        camp = part.campaign if part is not None else roster.campaign
+        out.append(
+            SharedSlot(
+                slot.unit.name,
+                slot.period,
+                msg.id,
+                tuple((mid, reference(mid, camp)) for mid in others[slot_id]),
+            )
+        )
+    return out
 
 
 def ignore(

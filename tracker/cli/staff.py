@@ -143,7 +143,7 @@ def assign_cmd(
     A unit may be written as staff write it (alias, traditional characters, abbreviation,
     several in one --unit separated by 、); a name that is not one unit's is refused with
     close names to choose from."""
-    from tracker.staff import StaffError, assign
+    from tracker.staff import StaffError, assign, shared_slots
     from tracker.unitnames import split_names
 
     app = open_app(ctx)
@@ -164,6 +164,8 @@ def assign_cmd(
             )
             names = "、".join(mu.unit.name for mu in msg.units)
             click.echo(f"#{msg.id}: {kind} for {names} {period} (staff decision)")
+            for shared in shared_slots(s, app.roster, msg):
+                click.echo(shared.en())
     except StaffError as exc:
         fail(str(exc), 1)
     _deliver_receipts(app)

@@ -42,6 +42,8 @@ def _campaign() -> str | None:
 
 @bp.route("/messages/<int:message_id>/assign", methods=["POST"])
 def assign(message_id: int) -> Response:
+    shared: list[str] = []  # the slot already had a report: said after the outcome
+
     def act() -> str:
         units = split_names(request.form.getlist("unit"))
         period = _field("period", 7)
@@ -61,9 +63,13 @@ def assign(message_id: int) -> Response:
                 campaign=_campaign(),
             )
             names = "、".join(mu.unit.name for mu in msg.units)
+            shared.extend(sh.zh() for sh in staff.shared_slots(s, ri().roster, msg))
         return f"#{message_id} 已指定为 {names} {period}。"
 
-    return _run(act, url_for("pages.message", message_id=message_id))
+    response = _run(act, url_for("pages.message", message_id=message_id))
+    for line in shared:
+        flash(line, "warn")
+    return response
 
 
 @bp.route("/messages/<int:message_id>/ignore", methods=["POST"])
