@@ -25,6 +25,10 @@ SEED_COPY = ROOT / "tests" / "places" / "xiangtan-notice.txt"
 CITY_NOTICE = ROOT / "tests" / "places" / "shaoshan-notice.txt"
 COUNTY = ROOT / "examples" / "roster.toml"
 CITY = ROOT / "tests" / "places" / "shaoshan-city.toml"
+# a notice and roster by an independent tester: 浏阳市 (长沙市), 2024, deadline the 20th; its
+# central-event list writes full names (浏阳市市场监督管理局), its month tables short ones
+LIUYANG_NOTICE = ROOT / "tests" / "places" / "liuyang-notice.txt"
+LIUYANG = ROOT / "tests" / "places" / "liuyang-city.toml"
 
 
 def _units(roster_units: Iterable[Any]) -> dict[str, tuple[str, tuple[str, ...], bool]]:
@@ -35,6 +39,14 @@ def test_the_committed_seed_copy_is_the_seed() -> None:
     if not SEED.exists():
         pytest.skip("no shared seed on this machine")
     assert SEED_COPY.read_bytes() == SEED.read_bytes()
+
+
+def test_the_committed_liuyang_copies_are_the_testers() -> None:
+    held_out = Path("/work/heldout-city2")
+    if not held_out.exists():
+        pytest.skip("no held-out set on this machine")
+    assert LIUYANG_NOTICE.read_bytes() == (held_out / "notice.txt").read_bytes()
+    assert LIUYANG.read_bytes() == (held_out / "roster.toml").read_bytes()
 
 
 def test_it_reads_the_seed_notice_into_the_shipped_roster() -> None:
@@ -86,6 +98,79 @@ def test_it_reads_a_county_level_citys_notice() -> None:
     assert notice.parent == "湘潭市"
     assert not any(p.startswith("parent") for p in notice.problems)
     assert "韶山市人力资源和社会保障局" in (notice.unit("市人社局") or unit).aliases
+
+
+def test_it_reads_a_notice_whose_central_list_gives_full_names() -> None:
+    """Annex 1 writes 浏阳市公安局, 浏阳市市场监督管理局, ... where the month tables write
+    市公安局, 市市场监管局: the same place-prefix and full-name forms the aliases are made of
+    find the unit. The one name that is in no month table (the tax bureau) is said in one
+    line and not added."""
+    notice = read_notice(LIUYANG_NOTICE)
+    roster = load_roster(LIUYANG)
+    assert _units(notice.units) == _units(roster.units)
+    assert sum(u.central for u in notice.units) == 15
+    assert (notice.jurisdiction, notice.parent, notice.deadline_day, notice.mailbox) == (
+        "浏阳市",
+        "长沙市",
+        20,
+        "lyszwgk@126.com",
+    )
+    central = [p for p in notice.problems if p.startswith("central event")]
+    assert central == [
+        "central event: 国家税务总局浏阳市税务局 is in no month table (candidates: none); not added"
+    ]
+    assert notice.unit("国家税务总局浏阳市税务局") is None
+    scj = notice.unit("市市场监管局")
+    assert scj is not None and scj.central
+    assert {"市市场监督管理局", "浏阳市市场监督管理局"} <= set(scj.aliases)
+    # annex 1 is a list of full names: every department's full name is known, nothing to say
+    assert not any(p.startswith("full names") for p in notice.problems), notice.problems
+
+
+def test_the_command_on_the_liuyang_notice(tmp_path: Path) -> None:
+    out = tmp_path / "roster.toml"
+    result = CliRunner().invoke(main, ["roster", "import", str(LIUYANG_NOTICE), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "15 at the central event" in result.output
+    lines = [line for line in result.output.splitlines() if "central event:" in line]
+    assert lines == [
+        "could not read: central event: 国家税务总局浏阳市税务局 is in no month table "
+        "(candidates: none); not added"
+    ]
+    assert "full names" not in result.output
+    assert _units(load_roster(out).units) == _units(load_roster(LIUYANG).units)
+
+
+def test_central_names_it_cannot_resolve_are_one_line(tmp_path: Path) -> None:
+    text = "\n".join(
+        [
+            "青溪县政务公开办公室关于组织开展2024年“政务公开主题日”活动的通知",
+            "附件1",
+            "参加现场集中宣传活动单位名单",
+            "青溪县林业局、青溪县人力资源和社会保障局、青溪县档案馆、碧水市林业局、县城管局。",
+            "附件2",
+            "|",
+            "1 |",
+            "2024年5月 |",
+            "县林业局、县人社局、县城管执法局、县城市管理局 |",
+            "|",
+        ]
+    )
+    path = tmp_path / "notice.txt"
+    path.write_text(text, encoding="utf-8")
+    notice = read_notice(path)
+    assert [u.name for u in notice.units if u.central] == ["县林业局", "县人社局"]
+    central = [p for p in notice.problems if p.startswith("central event")]
+    assert central == [
+        "central event: 3 names are in no month table, not added: 青溪县档案馆 (candidates: "
+        "none), 碧水市林业局 (candidates: none), 县城管局 (candidates: 县城管执法局、县城市管理局)"
+    ]
+    assert [u.name for u in notice.units] == [
+        "县林业局",
+        "县人社局",
+        "县城管执法局",
+        "县城市管理局",
+    ]
 
 
 def _notice(tmp_path: Path, *lines: str) -> NoticeRoster:

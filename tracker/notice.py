@@ -16,7 +16,7 @@ import html.parser
 import io
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -327,10 +327,10 @@ def parse_notice(blocks: list[Block]) -> NoticeRoster:
             saw_table = True
     if not saw_table:
         notice.problems.append("no month table found (rows with a month and unit names)")
-    _mark_central(notice, central_names)
+    named_in_full = _mark_central(notice, central_names, full_names)
     if not notice.parent:
         _read_parent(notice, text, blocks)
-    _add_aliases(notice, full_names)
+    _add_aliases(notice, full_names, named_in_full)
     return notice
 
 
@@ -521,22 +521,82 @@ def _abbreviates(short: str, long: str) -> bool:
     return all(ch in it for ch in short)
 
 
-def _mark_central(notice: NoticeRoster, names: Iterable[str]) -> None:
-    for name in names:
-        unit = notice.unit(name)
-        if unit is None:
-            found = [u for u in notice.units if _abbreviates(name, u.name) or name in u.aliases]
-            if len(found) == 1:
-                unit = found[0]
-                if name not in unit.aliases:
-                    unit.aliases.insert(0, name)
-            else:
-                which = "、".join(u.name for u in found) if found else "none"
-                notice.problems.append(
-                    f"central event: {name} is in no month table (candidates: {which}); not added"
-                )
-                continue
+def _level_form(name: str, place: str) -> str:
+    """浏阳市公安局 -> 市公安局: the own place written in full becomes its level character, as the
+    month tables write the office's own departments; other names stay as they are."""
+    if place and name.startswith(place) and len(name) > len(place):
+        return place[-1] + name[len(place) :]
+    return name
+
+
+def _central_unit(
+    notice: NoticeRoster, name: str, full_names: dict[str, str]
+) -> tuple[list[NoticeUnit], str]:
+    """The month-table units a central-event name can be, and how it writes them: "same" (as
+    the table, or the notice's other name for it), "full" (longer: 浏阳市公安局 for 市公安局,
+    浏阳市市场监督管理局 for 市市场监管局, by the forms the aliases are made of) or "short"
+    (县应急局 for 县应急管理局)."""
+    place = notice.jurisdiction
+    level_form = _level_form(name, place)
+    written = {name, level_form}
+    same = [u for u in notice.units if u.name == name]
+    if same:
+        return same, "same"
+    full = [u for u in notice.units if u.name == level_form]
+    if not full:
+        full = [u for u in notice.units if name in _written_forms(u, place, full_names)]
+    if full:
+        return full, "full"
+    other = [u for u in notice.units if written & set(u.aliases)]
+    if other:
+        return other, "same"
+    return [u for u in notice.units if any(_abbreviates(w, u.name) for w in written)], "short"
+
+
+def _mark_central(
+    notice: NoticeRoster, names: Iterable[str], full_names: dict[str, str]
+) -> set[str]:
+    """Set `central` on the units the central-event list names. The list may write a unit as
+    the month table does, shorter (an alias) or in full (see `_central_unit`). A list that
+    writes any unit in full is a list of full names: the longer names it gives go to
+    `full_names`, and the units it writes as the table does are returned (their table name is
+    the full one). A name that is no unit of a month table is reported in one line, never
+    added."""
+    place = notice.jurisdiction
+    unresolved: list[str] = []
+    in_full = False
+    listed: dict[str, str] = {}  # unit name -> the name the list gives it, level-prefixed
+    for name in dict.fromkeys(names):
+        found, how = _central_unit(notice, name, full_names)
+        if len(found) != 1:
+            which = "、".join(u.name for u in found) if found else "none"
+            unresolved.append(f"{name} (candidates: {which})")
+            continue
+        unit = found[0]
         unit.central = True
+        if how == "short" and name not in unit.aliases:
+            unit.aliases.insert(0, name)
+        in_full = in_full or how == "full"
+        if how != "short":
+            listed.setdefault(unit.name, _level_form(name, place))
+    if len(unresolved) == 1:
+        name, candidates = unresolved[0].split(" ", 1)
+        notice.problems.append(
+            f"central event: {name} is in no month table {candidates}; not added"
+        )
+    elif unresolved:
+        notice.problems.append(
+            f"central event: {len(unresolved)} names are in no month table, not added: "
+            + ", ".join(unresolved)
+        )
+    named_in_full: set[str] = set()
+    if in_full:
+        for unit_name, full in listed.items():
+            if full == unit_name:
+                named_in_full.add(unit_name)
+            elif len(full) > len(unit_name):
+                full_names.setdefault(unit_name, full)
+    return named_in_full
 
 
 def _full_names(blocks: list[Block]) -> dict[str, str]:
@@ -549,30 +609,59 @@ def _full_names(blocks: list[Block]) -> dict[str, str]:
     return out
 
 
-def _add_aliases(notice: NoticeRoster, full_names: dict[str, str]) -> None:
-    """The names people write: the full official names (the notice's 'X（以下简称Y）', else the
-    standard ones of tracker.deptnames), the place prefix, a township's 人民政府/党政办."""
+def _full_of(unit: NoticeUnit, place: str, full_names: dict[str, str]) -> str:
+    """The unit's full official name: the notice's ('X（以下简称Y）', or its list of full
+    names), else the standard one of tracker.deptnames (县人力资源和社会保障局 for 县人社局), or
+    "" when none is known."""
     from tracker.deptnames import full_name
 
+    level = place[-1] if place else ""
+    full = full_names.get(unit.name, "")
+    if not full and unit.kind == "department" and level and unit.name.startswith(level):
+        standard = full_name(unit.name[1:])
+        full = level + standard if standard else ""
+    return full
+
+
+def _written_forms(unit: NoticeUnit, place: str, full_names: dict[str, str]) -> list[str]:
+    """The longer ways a department is written: its full name, and with the own place for the
+    level character (浏阳市市场监督管理局, 浏阳市市场监管局 for 市市场监管局)."""
+    level = place[-1] if place else ""
+    forms: list[str] = []
+    full = _full_of(unit, place, full_names)
+    if full:
+        forms.append(full)
+        if level and full.startswith(level):
+            forms.append(place + full[1:])
+    if place and level and unit.name.startswith(level) and not unit.name.startswith(place):
+        forms.append(place + unit.name[1:])
+    return forms
+
+
+def _add_aliases(
+    notice: NoticeRoster,
+    full_names: dict[str, str],
+    named_in_full: Collection[str] = (),
+) -> None:
+    """The names people write: the full official names (the notice's 'X（以下简称Y）' or list
+    of full names, else the standard ones of tracker.deptnames), the place prefix, a
+    township's 人民政府/党政办. `named_in_full`: units a list of full names writes as the
+    month table does (their name is the full one)."""
     place = notice.jurisdiction
     level = place[-1] if place else ""
     given = 0
     without: list[str] = []
     for unit in notice.units:
-        extra: list[str] = []
-        full = full_names.get(unit.name, "")
-        given += bool(full)
-        if not full and unit.kind == "department" and level and unit.name.startswith(level):
-            standard = full_name(unit.name[1:])
-            full = level + standard if standard else ""
-        if full:
-            extra.append(full)
-            if level and full.startswith(level):
-                extra.append(place + full[1:])
-        elif unit.kind == "department" and not _known_full(unit, level):
+        extra = _written_forms(unit, place, full_names)
+        full = _full_of(unit, place, full_names)
+        given += unit.name in full_names or unit.name in named_in_full
+        if (
+            not full
+            and unit.kind == "department"
+            and unit.name not in named_in_full
+            and not _known_full(unit, level)
+        ):
             without.append(unit.name)
-        if place and level and unit.name.startswith(level) and not unit.name.startswith(place):
-            extra.append(place + unit.name[1:])
         if unit.kind == "township":
             if place:
                 extra.append(place + unit.name)
@@ -590,7 +679,11 @@ def _add_aliases(notice: NoticeRoster, full_names: dict[str, str]) -> None:
         names = "、".join(without[:6]) + ("…" if len(without) > 6 else "")
         notice.problems.append(
             "full names: "
-            + ("the notice gives none (X（以下简称Y）)" if not given else "not all in the notice")
+            + (
+                "the notice gives none (neither X（以下简称Y） nor a list of full names)"
+                if not given
+                else "not all in the notice"
+            )
             + (f"; no full name known for {len(without)} departments ({names})" if without else "")
             + "; check the aliases and add the names people write by hand"
         )
