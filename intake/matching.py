@@ -904,6 +904,10 @@ _OTHER_DOCUMENT = re.compile(
     r"实施方案|自查报告|自查|整改|述职|考核|年鉴"
 )
 _THEME_DAY = re.compile(r"主题日|活动|分会")
+# A subject titled as an official document on another matter (关于…安全生产专项整治工作开展情况的
+# 报告): with no theme-day word anywhere in the subject or file names, it is that document,
+# even when the unit's own address sends it in its month, with photos.
+_FORMAL_TITLE = re.compile(r"关于[^，。,;；]{2,60}的(?:报告|请示|函|汇报|通报)")
 _DATE_PREFIX = re.compile(r"[\s0-9年月日号,，、.:：上下午]*")
 
 
@@ -1220,6 +1224,9 @@ class _Matcher:
             found = _OTHER_DOCUMENT.search(text)
             if found:
                 return found.group()
+        subject = p.subject.strip()
+        if len(subject) <= 80 and _FORMAL_TITLE.fullmatch(subject):
+            return subject
         return ""
 
     def _about_theme_day(self) -> bool:
