@@ -224,6 +224,16 @@ def time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+def warm_readers() -> None:
+    """Import the document readers now. A worker forked afterwards has them, so that no
+    import runs under a document's time limit (under load an import alone can use it up,
+    and a time limit that fires inside an import leaves the reader half set up)."""
+    import docx  # noqa: F401
+    import pypdf  # noqa: F401
+
+    import intake.worddoc  # noqa: F401
+
+
 def _timed_out(seconds: float) -> DocFacts:
     shown = f"{round(seconds, 1):g}"
     return DocFacts(0, error=f"读取超时（超过 {shown} 秒），未能确认其内容", timed_out=True)
