@@ -908,6 +908,18 @@ _THEME_DAY = re.compile(r"主题日|活动|分会")
 # 报告): with no theme-day word anywhere in the subject or file names, it is that document,
 # even when the unit's own address sends it in its month, with photos.
 _FORMAL_TITLE = re.compile(r"关于[^，。,;；]{2,60}的(?:报告|请示|函|汇报|通报)")
+# What a subject is made of besides its matter: names of bodies (…局, …镇), dates, and the
+# words any mail of files carries. What is left, with no theme-day word anywhere in the
+# mail, is another matter (林长制简报, 治安形势分析, 防汛汇报).
+_BODY_NAME = re.compile(
+    r"[一-鿿]{0,12}?(?:局|镇|乡|街道|办事处|公司|大队|支队|中队|中心|委员会|委|院|馆|所|站|办)"
+)
+_FILLER = re.compile(
+    r"关于|报送|上报|呈报|报告|汇报|材料|资料|信息|图片|照片|相片|附件|请查收|查收|审阅|转发|回复|"
+    r"情况|工作|开展|举办|提交|文件|现场|视频|截图|第|期|份|的|和|与|及|我|本单位|单位|请|收|已|送"
+)
+_NOT_CJK = re.compile(r"[^一-鿿]+")
+MIN_MATTER = 2  # CJK characters left that name a matter of their own
 _DATE_PREFIX = re.compile(r"[\s0-9年月日号,，、.:：上下午]*")
 
 
@@ -1227,6 +1239,8 @@ class _Matcher:
         subject = p.subject.strip()
         if len(subject) <= 80 and _FORMAL_TITLE.fullmatch(subject):
             return subject
+        if len(subject) <= 80 and not _THEME_DAY.search(p.body) and _other_matter(subject):
+            return subject
         return ""
 
     def _about_theme_day(self) -> bool:
@@ -1312,3 +1326,12 @@ class _Matcher:
     ) -> MatchResult:
         reasons = tuple(dict.fromkeys([*self.reasons, *extra]))
         return MatchResult(kind, decision, units, period, round(min(1.0, confidence), 3), reasons)
+
+
+def _other_matter(subject: str) -> str:
+    """What a (short, normalised) subject says besides bodies, dates and file words: the
+    matter of its own when it is at least MIN_MATTER characters, else ""."""
+    rest = _MONTH.sub(" ", subject)
+    rest = _BODY_NAME.sub(" ", rest)
+    rest = _FILLER.sub("", _NOT_CJK.sub("", rest))
+    return rest if len(rest) >= MIN_MATTER else ""
