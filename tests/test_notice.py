@@ -255,15 +255,20 @@ def _html(blocks: list[Block]) -> bytes:
 
 
 @pytest.mark.parametrize(("suffix", "make"), [(".docx", _docx), (".xlsx", _xlsx), (".html", _html)])
+@pytest.mark.parametrize(
+    ("source", "roster", "mailbox"),
+    [(CITY_NOTICE, CITY, "ssgov@163.com"), (LIUYANG_NOTICE, LIUYANG, "lyszwgk@126.com")],
+    ids=["shaoshan", "liuyang"],
+)
 def test_it_reads_the_same_notice_from_office_files_and_saved_pages(
-    tmp_path: Path, suffix: str, make: object
+    tmp_path: Path, suffix: str, make: object, source: Path, roster: Path, mailbox: str
 ) -> None:
-    blocks = notice_blocks(CITY_NOTICE)
+    blocks = notice_blocks(source)
     path = tmp_path / f"notice{suffix}"
     path.write_bytes(make(blocks))  # type: ignore[operator]
     notice = read_notice(path)
-    assert _units(notice.units) == _units(load_roster(CITY).units)
-    assert (notice.deadline_day, notice.mailbox) == (20, "ssgov@163.com")
+    assert _units(notice.units) == _units(load_roster(roster).units)
+    assert (notice.deadline_day, notice.mailbox) == (20, mailbox)
 
 
 def test_it_never_invents_a_unit_and_says_what_it_could_not_read(tmp_path: Path) -> None:
