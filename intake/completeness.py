@@ -224,14 +224,14 @@ def time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def warm_readers() -> None:
-    """Import the document readers now. A worker forked afterwards has them, so that no
-    import runs under a document's time limit (under load an import alone can use it up,
-    and a time limit that fires inside an import leaves the reader half set up)."""
-    import docx  # noqa: F401
-    import pypdf  # noqa: F401
-
-    import intake.worddoc  # noqa: F401
+def _load_reader(kind: str) -> None:
+    """Import the reader of `kind` before its time limit starts: under load an import alone
+    can use the limit up, and a limit that fires inside an import leaves it half done."""
+    if kind == "pdf":
+        import pypdf  # noqa: F401
+    else:
+        import docx.document
+        import docx.oxml  # noqa: F401
 
 
 def _timed_out(seconds: float) -> DocFacts:
@@ -242,6 +242,7 @@ def _timed_out(seconds: float) -> DocFacts:
 def read_docx(payload: bytes, *, seconds: float | None = None) -> DocFacts:
     """Text and embedded photos of a docx, with a cap on its unpacked size."""
     limit = DOC_SECONDS if seconds is None else seconds
+    _load_reader("docx")
     try:
         with time_limit(limit):
             return _read_docx(payload)
@@ -309,6 +310,7 @@ def read_pdf(payload: bytes, *, seconds: float | None = None) -> DocFacts:
     """Text of a pdf's first pages; stops once enough text is found or time runs out
     (also inside one page: `time_limit`)."""
     limit = PDF_SECONDS if seconds is None else seconds
+    _load_reader("pdf")
     try:
         with time_limit(limit):
             return _read_pdf(payload, limit)

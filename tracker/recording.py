@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from intake.cloudlinks import CloudLink, find_cloud_links
-from intake.completeness import Reading, read_mail, warm_readers
+from intake.completeness import Reading, read_mail
 from intake.mailbox import FetchedMail, MailboxError, MailSource
 from intake.matching import MatchResult, UnitRef, build_index, match, read_liaison_fields
 from intake.parsing import (
@@ -986,7 +986,6 @@ def _warm_up(units: Sequence[UnitRef], jurisdiction: Jurisdiction | None) -> Non
     worker process again (lazy imports, the matcher's index, the converters)."""
     build_index(units, jurisdiction)
     _register_heif()
-    warm_readers()  # imported here, not under a document's time limit in each worker
     sample = (
         b"From: a@example.com\r\nSubject: =?utf-8?b?5rWL6K+V?=\r\nMIME-Version: 1.0\r\n"
         b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
