@@ -684,7 +684,12 @@ def _add_aliases(
                 if not given
                 else "not all in the notice"
             )
-            + (f"; no full name known for {len(without)} departments ({names})" if without else "")
+            + (
+                f"; no full name known for {len(without)} "
+                f"department{'s' if len(without) != 1 else ''} ({names})"
+                if without
+                else ""
+            )
             + "; check the aliases and add the names people write by hand"
         )
 
