@@ -1237,9 +1237,10 @@ class _Matcher:
             if found:
                 return found.group()
         subject = p.subject.strip()
-        if len(subject) <= 80 and _FORMAL_TITLE.fullmatch(subject):
-            return subject
-        if len(subject) <= 80 and not _THEME_DAY.search(p.body) and _other_matter(subject):
+        if len(subject) <= 80 and (
+            _FORMAL_TITLE.fullmatch(subject)
+            or (not _THEME_DAY.search(p.body) and _other_matter(subject))
+        ):
             return subject
         return ""
 

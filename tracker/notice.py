@@ -544,7 +544,11 @@ def _central_unit(
         return same, "same"
     full = [u for u in notice.units if u.name == level_form]
     if not full:
-        full = [u for u in notice.units if name in _written_forms(u, place, full_names)]
+        full = [
+            u
+            for u in notice.units
+            if name in _written_forms(u, place, _full_of(u, place, full_names))
+        ]
     if full:
         return full, "full"
     other = [u for u in notice.units if written & set(u.aliases)]
@@ -563,14 +567,13 @@ def _mark_central(
     the full one). A name that is no unit of a month table is reported in one line, never
     added."""
     place = notice.jurisdiction
-    unresolved: list[str] = []
+    unresolved: list[tuple[str, str]] = []  # name, its candidates
     in_full = False
     listed: dict[str, str] = {}  # unit name -> the name the list gives it, level-prefixed
     for name in dict.fromkeys(names):
         found, how = _central_unit(notice, name, full_names)
         if len(found) != 1:
-            which = "、".join(u.name for u in found) if found else "none"
-            unresolved.append(f"{name} (candidates: {which})")
+            unresolved.append((name, "、".join(u.name for u in found) if found else "none"))
             continue
         unit = found[0]
         unit.central = True
@@ -580,14 +583,14 @@ def _mark_central(
         if how != "short":
             listed.setdefault(unit.name, _level_form(name, place))
     if len(unresolved) == 1:
-        name, candidates = unresolved[0].split(" ", 1)
+        name, which = unresolved[0]
         notice.problems.append(
-            f"central event: {name} is in no month table {candidates}; not added"
+            f"central event: {name} is in no month table (candidates: {which}); not added"
         )
     elif unresolved:
         notice.problems.append(
             f"central event: {len(unresolved)} names are in no month table, not added: "
-            + ", ".join(unresolved)
+            + ", ".join(f"{name} (candidates: {which})" for name, which in unresolved)
         )
     named_in_full: set[str] = set()
     if in_full:
@@ -623,12 +626,12 @@ def _full_of(unit: NoticeUnit, place: str, full_names: dict[str, str]) -> str:
     return full
 
 
-def _written_forms(unit: NoticeUnit, place: str, full_names: dict[str, str]) -> list[str]:
-    """The longer ways a department is written: its full name, and with the own place for the
-    level character (浏阳市市场监督管理局, 浏阳市市场监管局 for 市市场监管局)."""
+def _written_forms(unit: NoticeUnit, place: str, full: str) -> list[str]:
+    """The longer ways a department is written: its full name (`full`, from `_full_of`), and
+    with the own place for the level character (浏阳市市场监督管理局, 浏阳市市场监管局 for
+    市市场监管局)."""
     level = place[-1] if place else ""
     forms: list[str] = []
-    full = _full_of(unit, place, full_names)
     if full:
         forms.append(full)
         if level and full.startswith(level):
@@ -652,8 +655,8 @@ def _add_aliases(
     given = 0
     without: list[str] = []
     for unit in notice.units:
-        extra = _written_forms(unit, place, full_names)
         full = _full_of(unit, place, full_names)
+        extra = _written_forms(unit, place, full)
         given += unit.name in full_names or unit.name in named_in_full
         if (
             not full
