@@ -9,6 +9,7 @@ $(BIN)/report-intake: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/python -m compileall -q intake tracker >/dev/null  # as a wheel install does
 	touch $@
 
 ## setup: a virtualenv in .venv with the project and its test tools
@@ -38,6 +39,7 @@ clean:
 
 ## bench: the intake beside a plain floor on real Dovecot, 80 and 400 mails (a few minutes)
 bench: setup
+	$(BIN)/python -m compileall -q intake tracker >/dev/null
 	$(BIN)/python bench/intake_bench.py
 
 ## bench-growth: the commands at 47, 1,000 and 6,000 units and up to 50,000 messages on

@@ -474,7 +474,11 @@ def _register_heif() -> bool:
 
     False when pillow-heif is unavailable.
     """
-    Image.init()  # Image.open(formats=...) needs every listed plugin loaded
+    # Image.open(formats=...) needs each listed format's plugin loaded: those alone, not
+    # all of Pillow's (Image.init), which costs every command that polls a start-up
+    Image.preinit()  # BMP, GIF, JPEG, PNG
+    from PIL import MpoImagePlugin, TiffImagePlugin, WebPImagePlugin  # noqa: F401
+
     try:
         import pillow_heif
     except ImportError:  # pragma: no cover - it is a declared dependency

@@ -6,7 +6,6 @@ import json
 from typing import TYPE_CHECKING
 
 import click
-from rich.table import Table
 
 from tracker.cli.common import BY, fail, open_app
 from tracker.cli.output import printer
@@ -67,6 +66,8 @@ def addresses_cmd(ctx: click.Context, name: str | None, as_json: bool) -> None:
             click.echo(json.dumps(_json(info), ensure_ascii=False))
         return
     tz = app.config.timezone
+    from rich.table import Table
+
     table = Table(title=f"{len(rows)} address(es)")
     for col in ("unit", "address", "status", "source", "from message", "reminders", "since"):
         table.add_column(col, overflow="fold")

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rich.table import Table
 
 from intake.addresses import BadAddress, check_address
 from tracker.cli.common import AS_OF, fail, open_app
@@ -190,6 +189,8 @@ def outbox(ctx: click.Context, as_json: bool, state: str | None, deliver: bool) 
             click.echo(json.dumps(r.as_json(), ensure_ascii=False))
         sys.exit(code)
     tz = app.config.timezone
+    from rich.table import Table
+
     table = Table(title=f"Outbox: {len(rows)} mail(s)")
     for col in ("id", "kind", "state", "to", "subject", "tries", "when", "error"):
         table.add_column(col, overflow="fold")

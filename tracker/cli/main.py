@@ -8,11 +8,9 @@ import sys
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from tracker.cli.common import (
     AS_OF,
@@ -27,6 +25,9 @@ from tracker.cli.common import (
     open_app,
 )
 from tracker.cli.output import printer
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 class _Group(click.Group):
@@ -80,14 +81,11 @@ def poll(ctx: click.Context, once: bool) -> None:
     from tracker.pollstate import note_poll
 
     note_poll(app.db, app.clock().now(), report.new, report.in_review)
-    console = printer()
     for r in report.recorded:
         units = "、".join(r.units) or "-"
-        console.print(
+        click.echo(
             f"#{r.id} {r.decision:<8} {units} {r.period or '-'} "
-            f"[{r.attachments} attachment(s)] {r.from_addr} {r.subject}",
-            markup=False,
-            highlight=False,
+            f"[{r.attachments} attachment(s)] {r.from_addr} {r.subject}"
         )
     line = (
         f"{report.fetched} fetched, {report.new} recorded "
@@ -95,7 +93,7 @@ def poll(ctx: click.Context, once: bool) -> None:
     )
     if report.uidvalidity_changed:
         line += "; UIDVALIDITY changed, mailbox rescanned"
-    console.print(line, markup=False, highlight=False)
+    click.echo(line)  # plain lines: rich is not loaded for a poll
     if app.config.smtp.configured:
         from tracker.outgoing.outbox import deliver_now, delivery_line
 
@@ -103,7 +101,7 @@ def poll(ctx: click.Context, once: bool) -> None:
         sent = deliver_now(app.db, app.config.smtp, app.clock(), kinds=kinds)
         said = delivery_line(app.db, sent, kinds)
         if said:
-            console.print(f"receipts: {said}", markup=False, highlight=False)
+            click.echo(f"receipts: {said}")
 
 
 # --- messages -----------------------------------------------------------------------------
@@ -141,6 +139,8 @@ def messages(ctx: click.Context, as_json: bool, decision: str | None) -> None:
             click.echo("\n".join(lines))
             last = page[-1].id
     with app.db.session() as s:
+        from rich.table import Table
+
         rows = list(s.scalars(q))
         table = Table(title=f"{len(rows)} messages")
         for col in ("id", "received", "from", "subject", "decision", "units", "period", "att."):
@@ -224,6 +224,8 @@ def campaigns_option(app: Any, day: date, campaign: str | None) -> list[str] | N
 
 
 def print_status_table(rows: list[Any], day: date, console: Console | None = None) -> None:
+    from rich.table import Table
+
     console = console or printer()
     table = Table(title=f"Slots as of {day.isoformat()}")
     for col in ("unit", "period", "due", "state", "messages"):
@@ -364,6 +366,8 @@ def demo(workdir: str, as_of: date | None, serve: bool, listen: str) -> None:
         f"{report.in_review} in review. A second pass recorded {again.new}.",
         markup=False,
     )
+    from rich.table import Table
+
     table = Table(title="Messages")
     for col, width in (
         ("id", 3),

@@ -5,13 +5,17 @@ columns and cut the units' names)."""
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
 PIPE_WIDTH = 200
 
 
 def printer() -> Console:
+    from rich.console import Console  # only commands that print tables load rich
+
     out = Console(soft_wrap=True)
     if out.is_terminal or "COLUMNS" in os.environ:
         return out

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rich.table import Table
 
 from tracker.cli.common import (
     AS_OF,
@@ -62,6 +61,8 @@ def review(ctx: click.Context, as_json: bool) -> None:
         if not rows:
             console.print("The review queue is empty.")
             return
+        from rich.table import Table
+
         table = Table(title=f"Review queue: {len(rows)} message(s)")
         for col in ("id", "received", "from", "subject", "guess", "reasons"):
             table.add_column(col, overflow="fold")

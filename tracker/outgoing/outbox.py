@@ -29,7 +29,6 @@ from email.utils import format_datetime, make_msgid
 from typing import Any, Protocol
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -139,7 +138,12 @@ def enqueue(
     }
     dialect = session.get_bind().dialect.name
     if dialect in ("sqlite", "postgresql"):
-        ins = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(Outbox)
+        # the dialect's own INSERT, imported for the one in use (PostgreSQL's is large)
+        if dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert
+        ins = insert(Outbox)
         stmt = (
             ins.values(**values).on_conflict_do_nothing(index_elements=["key"]).returning(Outbox.id)
         )
