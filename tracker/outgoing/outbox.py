@@ -140,10 +140,10 @@ def enqueue(
     if dialect in ("sqlite", "postgresql"):
         # the dialect's own INSERT, imported for the one in use (PostgreSQL's is large)
         if dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert
+            from sqlalchemy.dialects import sqlite as dialect_module
         else:
-            from sqlalchemy.dialects.postgresql import insert
-        ins = insert(Outbox)
+            from sqlalchemy.dialects import postgresql as dialect_module  # type: ignore[no-redef]
+        ins = dialect_module.insert(Outbox)
         stmt = (
             ins.values(**values).on_conflict_do_nothing(index_elements=["key"]).returning(Outbox.id)
         )
