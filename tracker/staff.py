@@ -17,10 +17,10 @@ the board.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -33,14 +33,28 @@ from tracker.addressbook import add_address as book_add
 from tracker.addressbook import confirm_address as book_confirm
 from tracker.addressbook import remove_address as book_remove
 from tracker.config import Config
-from tracker.evidence import assess_message, check_photos, with_reading_problems
-from tracker.models import Audit, Liaison, Message, Slot, Submission, Unit, UnitAddress
-from tracker.recording import analyse, apply_match
+from tracker.evidence import apply_assessment, check_photos, with_reading_problems
+from tracker.models import (
+    Attachment,
+    Audit,
+    Liaison,
+    Message,
+    Slot,
+    Submission,
+    Unit,
+    UnitAddress,
+)
+from tracker.photo_index import index_photos
+from tracker.recording import apply_match
 from tracker.references import reference
 from tracker.roster import Roster, period_of
 from tracker.slots import campaign_for
 from tracker.threads import resolve_thread
 from tracker.unitnames import resolve_unit, roster_refs
+
+if TYPE_CHECKING:
+    from tracker.db import Database
+    from tracker.reanalysis import Failure, Reanalysis, Request
 
 KINDS = ("report", "liaison")
 
@@ -848,6 +862,91 @@ class RematchChange:
     after: str
 
 
+@dataclass
+class RematchSkipped:
+    """A message left as it was: its analysis ran past the budget, its process died, or
+    its raw copy could not be read (`reason`, one English line)."""
+
+    message_id: int
+    reason: str
+
+
+RematchEvent = RematchChange | RematchSkipped
+
+# A page of rematch: this many messages, or this many bytes of raw mail, analysed and then
+# written in one transaction.
+REMATCH_PAGE = 200
+REMATCH_PAGE_BYTES = 64 * 1024 * 1024
+
+
+def rematch_stream(
+    db: Database,
+    roster: Roster,
+    units: Sequence[UnitRef],
+    storage_dir: object,
+    now: datetime,
+    *,
+    ids: Sequence[int] = (),
+    own_addresses: Sequence[str] = (),
+    seconds: float = 60.0,
+    memory_bytes: int | None = 1024 * 1024 * 1024,
+    page: int = REMATCH_PAGE,
+    page_bytes: int = REMATCH_PAGE_BYTES,
+    report: Callable[[RematchEvent], None] = lambda _e: None,
+) -> tuple[int, int]:
+    """Re-run matching on recorded messages (`ids`, or all of them) from their raw copies,
+    page by page: walk the messages by id, analyse a page (each message in a worker
+    process under the intake's budget, `tracker.reanalysis`, no transaction open), then
+    write the page in one transaction and `report` each change and each message left as
+    it was. Memory is bounded by the page whatever the number of messages; a run stopped
+    anywhere has committed whole pages, and running again gives the same end state.
+
+    Returns (changed, staff decisions kept).
+    """
+    from pathlib import Path
+
+    from tracker.reanalysis import Reanalyser
+
+    wanted = sorted(set(ids))
+    if wanted:
+        with db.session() as s:
+            found: set[int] = set()
+            for chunk in _chunks(wanted, 500):
+                found.update(s.scalars(select(Message.id).where(Message.id.in_(chunk))))
+        missing = set(wanted) - found
+        if missing:
+            raise StaffError(
+                f"message #{min(missing)}: no such message", f"没有编号为 {min(missing)} 的邮件"
+            )
+    analyser = Reanalyser(
+        Path(str(storage_dir)),
+        units,
+        own_addresses=own_addresses,
+        jurisdiction=roster.jurisdiction,
+        seconds=seconds,
+        memory_bytes=memory_bytes,
+    )
+    changed = kept = 0
+    try:
+        after_id = 0
+        while True:
+            with db.session() as s:
+                pending = _rematch_page(s, after_id, wanted, page, page_bytes)
+            if not pending:
+                break
+            after_id = pending[-1].message_id
+            outcomes = [analyser.run(r) if r.raw_path else None for r in pending]
+            with db.session() as s:
+                events, page_kept = _apply_page(s, roster, now, pending, outcomes)
+            kept += page_kept
+            for event in events:  # committed: tell
+                changed += isinstance(event, RematchChange)
+                report(event)
+    finally:
+        analyser.close()
+    return changed, kept
+
+
 def rematch(
     s: Session,
     roster: Roster,
@@ -857,43 +956,129 @@ def rematch(
     *,
     ids: Sequence[int] = (),
     own_addresses: Sequence[str] = (),
-) -> tuple[list[RematchChange], int]:
-    """Re-run matching on recorded messages from their raw copies.
+    seconds: float = 60.0,
+    memory_bytes: int | None = 1024 * 1024 * 1024,
+) -> tuple[list[RematchEvent], int]:
+    """Re-run matching on a few messages (`ids`) in the caller's transaction (the board's
+    one-message action; for many or all, `rematch_stream`). The analysis runs under the
+    same budget; a message past it is left as it was (a `RematchSkipped`).
 
-    Returns the changes and how many staff decisions were left as they were.
+    Returns the changes and messages left as they were, and how many staff decisions were
+    kept.
     """
     from pathlib import Path
 
-    q = select(Message).order_by(Message.id)
-    if ids:
-        q = q.where(Message.id.in_(list(ids)))
-        missing = set(ids) - set(s.scalars(select(Message.id).where(Message.id.in_(list(ids)))))
-        if missing:
-            raise StaffError(f"message #{min(missing)}: no such message")
-    changes: list[RematchChange] = []
+    from tracker.reanalysis import Reanalyser
+
+    for message_id in ids:
+        get_message(s, message_id)
+    wanted = sorted(set(ids))
+    pending = [r for chunk in _chunks(wanted, 500) for r in _requests(s, chunk)]
+    analyser = Reanalyser(
+        Path(str(storage_dir)),
+        units,
+        own_addresses=own_addresses,
+        jurisdiction=roster.jurisdiction,
+        seconds=seconds,
+        memory_bytes=memory_bytes,
+    )
+    try:
+        outcomes = [analyser.run(r) if r.raw_path else None for r in pending]
+    finally:
+        analyser.close()
+    return _apply_page(s, roster, now, pending, outcomes)
+
+
+def _chunks(values: Sequence[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(values), size):
+        yield list(values[start : start + size])
+
+
+def _rematch_page(
+    s: Session, after_id: int, wanted: Sequence[int], page: int, page_bytes: int
+) -> list[Request]:
+    """The next page of messages after `after_id` (of `wanted`, when given): at most
+    `page` messages, and fewer once their raw copies add up to `page_bytes`."""
+    q = select(Message.id, Message.raw_size).where(Message.id > after_id)
+    if wanted:
+        q = q.where(Message.id.in_([i for i in wanted if i > after_id][:page]))
+    ids: list[int] = []
+    total = 0
+    for message_id, size in s.execute(q.order_by(Message.id).limit(page)):
+        if ids and total + (size or 0) > page_bytes:
+            break
+        ids.append(message_id)
+        total += size or 0
+    return _requests(s, ids)
+
+
+def _requests(s: Session, ids: Sequence[int]) -> list[Request]:
+    """What the worker needs of each message: its raw copy, its arrival, and its stored
+    files' facts (none for a staff decision whose assessment is already stored, which is
+    not analysed at all)."""
+    from tracker.reanalysis import FACT_COLUMNS, Request
+
+    if not ids:
+        return []
+    rows = s.execute(
+        select(
+            Message.id, Message.raw_path, Message.received_at, Message.decided_by, Message.writeup
+        )
+        .where(Message.id.in_(list(ids)))
+        .order_by(Message.id)
+    ).all()
+    columns = [getattr(Attachment, c) for c in FACT_COLUMNS]
+    files: dict[int, list[tuple[int, dict[str, Any]]]] = {}
+    for row in s.execute(
+        select(Attachment.message_id, Attachment.id, *columns)
+        .where(Attachment.message_id.in_(list(ids)), Attachment.kind == "file")
+        .order_by(Attachment.id)
+    ):
+        files.setdefault(row[0], []).append((row[1], dict(zip(FACT_COLUMNS, row[2:], strict=True))))
+    requests = []
+    for message_id, raw_path, received_at, decided_by, writeup in rows:
+        if decided_by == "staff" and writeup is not None:
+            raw_path = ""  # kept as it is: nothing to analyse
+        requests.append(
+            Request(message_id, raw_path or "", received_at, tuple(files.get(message_id, ())))
+        )
+    return requests
+
+
+def _apply_page(
+    s: Session,
+    roster: Roster,
+    now: datetime,
+    pending: Sequence[Request],
+    outcomes: Sequence[Reanalysis | Failure | None],
+) -> tuple[list[RematchEvent], int]:
+    """Write the analyses of a page, message by message in id order (a message's photo
+    check and thread see the messages before it as rematched): (events, staff kept)."""
+    from tracker.reanalysis import Failure
+
+    events: list[RematchEvent] = []
     kept = 0
-    root = Path(str(storage_dir))
-    for msg in s.scalars(q):
-        if not msg.raw_path:
-            kept += msg.decided_by == "staff"
+    for request, outcome in zip(pending, outcomes, strict=True):
+        msg = s.get(Message, request.message_id)
+        if msg is None:  # gone meanwhile
             continue
         if msg.decided_by == "staff":
             kept += 1
-            if msg.writeup is None:  # recorded before reports were assessed
-                raw = (root / msg.raw_path).read_bytes()
-                a = analyse(raw, units, received_at=msg.received_at, own_addresses=own_addresses)
-                assess_message(s, msg, a.parsed, a.reading)
+            if msg.writeup is None and outcome is not None and not isinstance(outcome, Failure):
+                _store_assessment(s, msg, outcome)  # recorded before reports were assessed
             continue
-        raw = (root / msg.raw_path).read_bytes()
+        if outcome is None:
+            if request.raw_path or not msg.raw_path:
+                continue  # no raw copy (too large to download): nothing to read again
+            # a staff decision when the page was read, undone since
+            events.append(RematchSkipped(msg.id, "decided by staff meanwhile; run again"))
+            continue
+        if isinstance(outcome, Failure):
+            events.append(RematchSkipped(msg.id, outcome.reason))
+            continue
         before = _describe(msg)
-        a = analyse(
-            raw,
-            units,
-            received_at=msg.received_at,
-            own_addresses=own_addresses,
-            jurisdiction=roster.jurisdiction,
-        )
-        assess_message(s, msg, a.parsed, a.reading)
+        a = outcome.analysis
+        _store_assessment(s, msg, outcome)
         result = with_reading_problems(resolve_thread(s, msg, a.parsed, a.result), a.reading)
         apply_match(s, msg, result, roster, now, a.parsed)
         check_photos(
@@ -904,8 +1089,28 @@ def rematch(
         )
         after = _describe(msg)
         if before != after:
-            changes.append(RematchChange(msg.id, before, after))
-    return changes, kept
+            events.append(RematchChange(msg.id, before, after))
+    return events, kept
+
+
+def _store_assessment(s: Session, msg: Message, outcome: Reanalysis) -> None:
+    """The photo assessment made in the worker, written as `assess_message` writes it
+    (and the reused-photo index kept in step), if the stored files are still those."""
+    if outcome.assessment is None:
+        return
+    stored = list(
+        s.scalars(
+            select(Attachment)
+            .where(Attachment.message_id == msg.id, Attachment.kind == "file")
+            .order_by(Attachment.id)
+        )
+    )
+    if tuple(a.id for a in stored) != outcome.file_ids:
+        return
+    apply_assessment(msg, stored, outcome.assessment)
+    s.flush()
+    index_photos(s, stored)
+    s.flush()
 
 
 def _describe(msg: Message) -> str:

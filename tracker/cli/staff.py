@@ -359,29 +359,46 @@ def undo_cmd(ctx: click.Context, history_id: int, by: str) -> None:
 def rematch_cmd(ctx: click.Context, ids: tuple[int, ...], all_: bool) -> None:
     """Re-run matching on recorded messages (IDs, or --all) from their raw copies.
 
-    Staff decisions are kept as they are."""
-    from tracker.staff import StaffError, rematch
+    Staff decisions are kept as they are. Messages are taken in pages, each written in
+    one transaction and printed as it is written: a run stopped halfway and started again
+    ends the same. Each mail is analysed under [mailbox] analysis_seconds and
+    analysis_memory_mb, as `poll` analyses it; a mail past them is left as it was, with
+    one line saying why."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tracker.staff import RematchChange, RematchEvent, StaffError, rematch_stream
 
     if bool(ids) == all_:
         fail("give message IDs or --all (not both)")
     app = open_app(ctx)
     units = app.recorder().unit_refs()
+    mb = app.config.mailbox
+
+    def tell(event: RematchEvent) -> None:
+        if isinstance(event, RematchChange):
+            click.echo(f"#{event.message_id}: {event.before} -> {event.after}")
+        else:
+            click.echo(f"#{event.message_id}: left as it was: {event.reason}")
+
     try:
-        with app.db.session() as s:
-            changes, kept = rematch(
-                s,
-                app.roster,
-                units,
-                app.config.storage_dir,
-                app.clock().now(),
-                ids=ids,
-                own_addresses=app.config.own_addresses,
-            )
+        changed, kept = rematch_stream(
+            app.db,
+            app.roster,
+            units,
+            app.config.storage_dir,
+            app.clock().now(),
+            ids=ids,
+            own_addresses=app.config.own_addresses,
+            seconds=mb.analysis_seconds,
+            memory_bytes=mb.analysis_memory_mb * 1024 * 1024,
+            report=tell,
+        )
     except StaffError as exc:
         fail(str(exc), 1)
-    for ch in changes:
-        click.echo(f"#{ch.message_id}: {ch.before} -> {ch.after}")
-    click.echo(f"{len(changes)} changed, {kept} staff decision(s) kept")
+    except SQLAlchemyError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        fail(f"rematch stopped: {first}; what was printed is written, run it again to finish", 1)
+    click.echo(f"{changed} changed, {kept} staff decision(s) kept")
 
 
 @click.command("export")
