@@ -561,7 +561,9 @@ class Recorder:
         report: PollReport,
         marks: list[tuple[int, int]] | None,
     ) -> None:
-        """Sync the group's files, commit its rows in order; mark every whole batch."""
+        """Sync the group's files, then record its mails in order in one transaction (each
+        mail in its own savepoint, so one mail's failure undoes that mail alone): one
+        commit for the group, not one per mail. Every whole batch is then marked."""
         if not ready:
             return
         new = [p for p in ready if not p.duplicate]
@@ -572,14 +574,37 @@ class Recorder:
                 raise RecordingFailed(
                     f"could not record mail uid {new[0].uid} of {source.key}: {_one_line(exc)}"
                 ) from exc
+        done: list[tuple[_Prepared, RecordedMessage | None]] = []
+        failure: RecordingFailed | None = None
         try:
-            for prepared in ready:
-                if marks is not None and not report.interrupted and self.should_stop():
-                    # Stop after the mail in hand: the rest is neither recorded nor marked;
-                    # the next pass takes it in (its files are already there).
-                    report.interrupted = True
-                    break
-                recorded = self._commit(prepared, source.key, uidvalidity)
+            try:
+                with self.db.session() as s:
+                    _write_transaction(s)
+                    for prepared in ready:
+                        if marks is not None and not report.interrupted and self.should_stop():
+                            # Stop after the mail in hand: the rest is neither recorded nor
+                            # marked; the next pass takes it in (its files are already there).
+                            report.interrupted = True
+                            break
+                        try:
+                            done.append(
+                                (prepared, self._commit(prepared, source.key, uidvalidity, s))
+                            )
+                        except RecordingFailed as exc:
+                            failure = exc  # what came before it in the group is kept
+                            break
+                        finally:
+                            # each mail starts from an empty identity map, as in a
+                            # session of its own (rows deleted by one mail's statements
+                            # may see their ids used again by the next)
+                            s.expunge_all()
+            except (OSError, SQLAlchemyError) as exc:
+                # The group's commit failed: none of it is recorded, the checkpoint stays.
+                done = []
+                raise RecordingFailed(
+                    f"could not record mail uid {ready[0].uid} of {source.key}: {_one_line(exc)}"
+                ) from exc
+            for prepared, recorded in done:
                 if recorded is None:
                     report.duplicates += 1
                 else:
@@ -593,6 +618,8 @@ class Recorder:
                 while len(marks) >= self.batch_size:
                     report.marked += self._mark(source, marks[: self.batch_size])
                     del marks[: self.batch_size]
+        if failure is not None:
+            raise failure
         if report.interrupted and marks:
             report.marked += self._mark(source, marks)
             marks.clear()
@@ -650,11 +677,20 @@ class Recorder:
                 raise RecordingFailed(
                     f"could not record mail uid {fetched.uid} of {key}: {_one_line(exc)}"
                 ) from exc
-        return self._commit(prepared, key, uidvalidity)
+        try:
+            with self.db.session() as s:
+                _write_transaction(s)
+                return self._commit(prepared, key, uidvalidity, s)
+        except (OSError, SQLAlchemyError) as exc:
+            raise RecordingFailed(
+                f"could not record mail uid {fetched.uid} of {key}: {_one_line(exc)}"
+            ) from exc
 
-    def _exists(self, digest: str) -> bool:
-        with self.db.session() as s:
+    def _exists(self, digest: str, s: Session | None = None) -> bool:
+        if s is not None:  # in the group's transaction: its own rows count
             return s.scalar(select(Message.id).where(Message.raw_sha256 == digest)) is not None
+        with self.db.session() as own:
+            return self._exists(digest, own)
 
     def _prepare(
         self, fetched: FetchedMail, key: str, uidvalidity: int, units: Sequence[UnitRef]
@@ -763,10 +799,13 @@ class Recorder:
         prepared.analysis = analysis
         return prepared
 
-    def _commit(self, prepared: _Prepared, key: str, uidvalidity: int) -> RecordedMessage | None:
+    def _commit(
+        self, prepared: _Prepared, key: str, uidvalidity: int, s: Session
+    ) -> RecordedMessage | None:
+        """Record one prepared mail in the group's transaction `s`, in a savepoint of its
+        own: None when it was already recorded (only the checkpoint moves)."""
         if prepared.duplicate:
-            with self.db.session() as s:
-                self._advance(s, key, uidvalidity, prepared.uid)
+            self._advance(s, key, uidvalidity, prepared.uid)
             return None
         if prepared.storage_error is not None:
             # The store refused a write (a full or read-only disk): nothing of the mail is
@@ -777,16 +816,16 @@ class Recorder:
             )
         if prepared.error is None:
             try:
-                return self._record_prepared(prepared, key, uidvalidity)
+                with s.begin_nested():
+                    return self._record_prepared(s, prepared, key, uidvalidity)
             except Exception as exc:
-                if isinstance(exc, IntegrityError) and self._exists(prepared.digest):
+                if isinstance(exc, IntegrityError) and self._exists(prepared.digest, s):
                     # recorded a moment ago (another poller, or the same mail twice)
-                    with self.db.session() as s:
-                        self._advance(s, key, uidvalidity, prepared.uid)
+                    self._advance(s, key, uidvalidity, prepared.uid)
                     return None
                 if isinstance(exc, (OSError, SQLAlchemyError)):
-                    # Storage or database trouble: the transaction is rolled back, the
-                    # checkpoint stays, the poll fails in one line.
+                    # Storage or database trouble: the mail's savepoint is rolled back,
+                    # the checkpoint stays, the poll fails in one line.
                     raise RecordingFailed(
                         f"could not record mail uid {prepared.uid} of {key}: {_one_line(exc)}"
                     ) from exc
@@ -797,13 +836,16 @@ class Recorder:
                 )
                 prepared.error = _describe(exc)
         try:
-            return self._record_bare(prepared, key, uidvalidity, prepared.error)
+            with s.begin_nested():
+                return self._record_bare(s, prepared, key, uidvalidity, prepared.error)
         except (OSError, SQLAlchemyError) as exc:
             raise RecordingFailed(
                 f"could not record mail uid {prepared.uid} of {key}: {_one_line(exc)}"
             ) from exc
 
-    def _record_prepared(self, prepared: _Prepared, key: str, uidvalidity: int) -> RecordedMessage:
+    def _record_prepared(
+        self, s: Session, prepared: _Prepared, key: str, uidvalidity: int
+    ) -> RecordedMessage:
         now = self.clock.now()
         received_at = prepared.internal_date or now
         if prepared.too_large:
@@ -821,54 +863,53 @@ class Recorder:
             raw_path, raw_size = prepared.raw_path, prepared.raw_size
         parsed, result = analysis.parsed, analysis.result
         received_at = analysis.received_at or received_at
-        with self.db.session() as s:
-            msg = Message(
-                raw_sha256=prepared.digest,
-                raw_path=raw_path,
-                raw_size=raw_size,
-                source=key,
-                uidvalidity=uidvalidity,
-                uid=prepared.uid,
-                message_id=(parsed.message_id if parsed else None),
-                from_addr=(parsed.from_addr if parsed else ""),
-                from_name=(parsed.from_name if parsed else "")[:500],
-                subject=(parsed.subject if parsed else ""),
-                sent_at=(parsed.date if parsed else None),
-                received_at=received_at,
-                recorded_at=now,
-                kind=result.kind,
-                decision=result.decision,
-                period=result.period,
-                confidence=result.confidence,
-                reasons=list(result.reasons),
-                parse_error=analysis.error
-                or ("; ".join(parsed.errors)[:4000] if parsed and parsed.errors else None),
-                headers=_kept_headers(parsed),
-            )
-            s.add(msg)
+        msg = Message(
+            raw_sha256=prepared.digest,
+            raw_path=raw_path,
+            raw_size=raw_size,
+            source=key,
+            uidvalidity=uidvalidity,
+            uid=prepared.uid,
+            message_id=(parsed.message_id if parsed else None),
+            from_addr=(parsed.from_addr if parsed else ""),
+            from_name=(parsed.from_name if parsed else "")[:500],
+            subject=(parsed.subject if parsed else ""),
+            sent_at=(parsed.date if parsed else None),
+            received_at=received_at,
+            recorded_at=now,
+            kind=result.kind,
+            decision=result.decision,
+            period=result.period,
+            confidence=result.confidence,
+            reasons=list(result.reasons),
+            parse_error=analysis.error
+            or ("; ".join(parsed.errors)[:4000] if parsed and parsed.errors else None),
+            headers=_kept_headers(parsed),
+        )
+        s.add(msg)
+        s.flush()
+        self._add_attachments(s, msg, prepared)
+        if parsed is not None and prepared.assessment is not None:
+            apply_assessment(msg, prepared.files, prepared.assessment)
             s.flush()
-            self._add_attachments(s, msg, prepared)
-            if parsed is not None and prepared.assessment is not None:
-                apply_assessment(msg, prepared.files, prepared.assessment)
-                s.flush()
-                index_photos(s, prepared.files)  # the reused-photo index (photo_band)
-            result = resolve_thread(s, msg, parsed, result)  # a reply to our own mail
-            result = with_reading_problems(result, analysis.reading)
-            result, msg.new_sender = check_new_sender(s, result, msg.from_addr, self.new_sender)
-            apply_match(s, msg, result, self.roster, now, parsed, fresh=True)
-            check_photos(
-                s,
-                msg,
-                lambda r: apply_match(s, msg, r, self.roster, now, parsed),
-                self.roster.campaign,
-            )
-            self._advance(s, key, uidvalidity, prepared.uid)
-            if self.on_recorded is not None:
-                self.on_recorded(s, msg)
-            return _summary(msg, result, files=len(prepared.files))
+            index_photos(s, prepared.files)  # the reused-photo index (photo_band)
+        result = resolve_thread(s, msg, parsed, result)  # a reply to our own mail
+        result = with_reading_problems(result, analysis.reading)
+        result, msg.new_sender = check_new_sender(s, result, msg.from_addr, self.new_sender)
+        apply_match(s, msg, result, self.roster, now, parsed, fresh=True)
+        check_photos(
+            s,
+            msg,
+            lambda r: apply_match(s, msg, r, self.roster, now, parsed),
+            self.roster.campaign,
+        )
+        self._advance(s, key, uidvalidity, prepared.uid)
+        if self.on_recorded is not None:
+            self.on_recorded(s, msg)
+        return _summary(msg, result, files=len(prepared.files))
 
     def _record_bare(
-        self, prepared: _Prepared, key: str, uidvalidity: int, error: str | None
+        self, s: Session, prepared: _Prepared, key: str, uidvalidity: int, error: str | None
     ) -> RecordedMessage:
         """Last resort when recording in full failed: keep the raw copy, send it to review."""
         raw_path = prepared.raw_path
@@ -876,26 +917,25 @@ class Recorder:
             raw_path = self.store.put_raw(prepared.raw).relpath  # synced at once
         result = _review("邮件处理出错，已保留原件，请人工查看")
         now = self.clock.now()
-        with self.db.session() as s:
-            msg = Message(
-                raw_sha256=prepared.digest,
-                raw_path=raw_path,
-                raw_size=prepared.raw_size or len(prepared.raw),
-                source=key,
-                uidvalidity=uidvalidity,
-                uid=prepared.uid,
-                received_at=prepared.internal_date or now,
-                recorded_at=now,
-                kind="other",
-                decision="review",
-                reasons=list(result.reasons),
-                parse_error=error,
-                headers={},
-            )
-            s.add(msg)
-            s.flush()
-            self._advance(s, key, uidvalidity, prepared.uid)
-            return _summary(msg, result)
+        msg = Message(
+            raw_sha256=prepared.digest,
+            raw_path=raw_path,
+            raw_size=prepared.raw_size or len(prepared.raw),
+            source=key,
+            uidvalidity=uidvalidity,
+            uid=prepared.uid,
+            received_at=prepared.internal_date or now,
+            recorded_at=now,
+            kind="other",
+            decision="review",
+            reasons=list(result.reasons),
+            parse_error=error,
+            headers={},
+        )
+        s.add(msg)
+        s.flush()
+        self._advance(s, key, uidvalidity, prepared.uid)
+        return _summary(msg, result)
 
     def _add_attachments(self, s: Session, msg: Message, prepared: _Prepared) -> None:
         for row in prepared.files:
@@ -953,6 +993,16 @@ class Recorder:
                 )
             ).all()
         return self._mark(source, [(mid, uid) for mid, uid in rows])
+
+
+def _write_transaction(s: Session) -> None:
+    """Open `s`'s transaction for writing now. On SQLite the driver would begin it only
+    at the first write, so a savepoint opened first would be the transaction itself and
+    its release a commit of each mail; BEGIN IMMEDIATE also takes the write lock at once
+    (waiting up to the busy timeout), never failing midway on a reader's snapshot."""
+    conn = s.connection()
+    if conn.dialect.name == "sqlite" and not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _file_row(filename: str, stored: StoredFile) -> Attachment:
