@@ -416,8 +416,8 @@ class Recorder:
     (tracker.workers: raw copy, parse, match, documents read, attachments and thumbnails
     written but not yet synced, photos assessed) under the per-mail time budget and the
     memory cap; the calling thread records them in the order of their UIDs. Once per
-    batch the store is synced, then the batch's rows are committed (one transaction per
-    mail), then the batch is marked on the server. So a row only ever names durable
+    group the store is synced, then the group's rows are committed (one transaction, a
+    savepoint per mail), then, a batch at a time, marked on the server. So a row only ever names durable
     files, and a mail is marked only once it is recorded; a crash anywhere leaves mail
     that is recorded once on the next pass. `workers=0` prepares in the calling thread
     (still in a bounded worker process).
@@ -524,7 +524,7 @@ class Recorder:
         report: PollReport,
     ) -> None:
         """Record prepared mails in UID order, a group at a time: the group's files synced
-        once, then its rows committed (one transaction per mail), then, a batch at a time,
+        once, then its rows committed (one transaction, a savepoint per mail), then, a batch at a time,
         marked on the server. A group is recorded when the next mail is not ready yet (so
         recording overlaps preparing) or when it is a whole batch."""
         ready: list[_Prepared] = []
