@@ -208,6 +208,15 @@ def clear_flags(box: Box) -> None:
 # -- the two passes (each runs in its own fresh process) -----------------------------------
 
 
+def _cpu() -> float:
+    """CPU seconds (user + system) of this process and its reaped children so far."""
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _peak_mb() -> float:
     """Peak resident memory of this pass's process or of its largest worker process (the
     process's own high-water mark: ru_maxrss would carry the bench parent's over exec)."""
@@ -263,6 +272,7 @@ file = "{ROSTER}"
         # so that cProfile sees every stage; slower than the timed passes
         recorder.workers, recorder.analysis_seconds = 0, 0
     profiler = cProfile.Profile() if profile else None
+    cpu0 = _cpu()
     t0 = time.perf_counter()
     if profiler:
         profiler.enable()
@@ -270,9 +280,11 @@ file = "{ROSTER}"
     if profiler:
         profiler.disable()
     seconds = time.perf_counter() - t0
+    cpu = _cpu() - cpu0  # the worker processes are reaped when the pass ends
     app.close()
     out: dict[str, Any] = {
         "seconds": seconds,
+        "cpu": cpu,
         "recorded": report.new,
         "marked": report.marked,
         "peak_mb": _peak_mb(),
@@ -293,6 +305,7 @@ def _syncfs(path: str) -> None:
 
 def floor_pass(box: Box, work: str) -> dict[str, Any]:
     """Plain code: fetch, parse with the stdlib, write files under their hash, one row, flag."""
+    cpu0 = _cpu()
     t0 = time.perf_counter()
     files = Path(work) / "files"
     files.mkdir()
@@ -345,7 +358,12 @@ def floor_pass(box: Box, work: str) -> dict[str, Any]:
         client.uid("STORE", ",".join(map(str, chunk)), "+FLAGS.SILENT", r"(\Seen $Recorded)")
     client.logout()
     db.close()
-    return {"seconds": time.perf_counter() - t0, "recorded": recorded, "peak_mb": _peak_mb()}
+    return {
+        "seconds": time.perf_counter() - t0,
+        "cpu": _cpu() - cpu0,
+        "recorded": recorded,
+        "peak_mb": _peak_mb(),
+    }
 
 
 # Stages of the profile: the function that does each, by (file suffix, function name).
@@ -414,7 +432,8 @@ def run_size(server: Any, n: int, rounds: int, profile: bool) -> dict[str, Any]:
             assert res["recorded"] == n, f"{side} recorded {res['recorded']} of {n}"
             (project if side == "project" else floor).append(res)
             print(f"  round {r + 1} {side:<7} {res['seconds']:6.2f} s  "
-                  f"peak {res['peak_mb']:5.0f} MB", flush=True)  # fmt: skip
+                  f"cpu {res['cpu']:5.2f} s  peak {res['peak_mb']:5.0f} MB  "
+                  f"load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
     p = statistics.median(x["seconds"] for x in project)
     f = statistics.median(x["seconds"] for x in floor)
     out = {
@@ -424,6 +443,8 @@ def run_size(server: Any, n: int, rounds: int, profile: bool) -> dict[str, Any]:
         "floor": f,
         "project_spread": (min(x["seconds"] for x in project), max(x["seconds"] for x in project)),
         "floor_spread": (min(x["seconds"] for x in floor), max(x["seconds"] for x in floor)),
+        "project_cpu": statistics.median(x["cpu"] for x in project),
+        "floor_cpu": statistics.median(x["cpu"] for x in floor),
         "project_peak": max(x["peak_mb"] for x in project),
         "floor_peak": max(x["peak_mb"] for x in floor),
     }
@@ -446,6 +467,8 @@ def report(res: dict[str, Any]) -> None:
         f"  {mb / f:6.1f} MB/s  {n / f:6.1f} mails/s  peak {res['floor_peak']:.0f} MB"
     )
     print(f"  ratio project/floor: {p / f:.2f}")  # fmt: skip
+    print(f"  CPU seconds, median (the pass's process and its workers): "
+          f"project {res['project_cpu']:.2f}, floor {res['floor_cpu']:.2f}")  # fmt: skip
     prof = res.get("profile")
     if prof:
         print(f"  profile of one project pass in one thread, no worker processes "
