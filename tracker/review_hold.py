@@ -62,6 +62,11 @@ def waiting_messages(
             )
         ):
             by_address.setdefault(address.lower(), set()).add(unit_id)
+    # each message is set against its own units' slots, not every slot (a province's
+    # year holds 72,000 slots and its review queue thousands of messages)
+    by_unit: dict[int, list[tuple[int, str]]] = {}
+    for slot in slots:
+        by_unit.setdefault(slot.unit_id, []).append((slot.id, slot.period))
     held: dict[int, list[int]] = {}
     for message_id, period, received_at, sender in waiting:
         units = named.get(message_id) or by_address.get((sender or "").lower(), set())
@@ -69,11 +74,10 @@ def waiting_messages(
             continue
         local = received_at.astimezone(tz)
         month = f"{local.year:04d}-{local.month:02d}"
-        for slot in slots:
-            if slot.unit_id not in units:
-                continue
-            # the month it says, or any slot that was due by the time it came (the
-            # month read may be wrong or moved: staff decide)
-            if period == slot.period or slot.period <= month:
-                held.setdefault(slot.id, []).append(message_id)
+        for unit_id in units:
+            for slot_id, slot_period in by_unit.get(unit_id, ()):
+                # the month it says, or any slot that was due by the time it came (the
+                # month read may be wrong or moved: staff decide)
+                if period == slot_period or slot_period <= month:
+                    held.setdefault(slot_id, []).append(message_id)
     return {k: sorted(v) for k, v in held.items()}
