@@ -221,3 +221,28 @@ def test_mail_started_ahead_of_the_recorder_stays_within_its_byte_budget() -> No
         assert len(list(prefetch)) == 5  # every mail reaches the recorder, in order
     finally:
         prefetch.close()
+
+
+def test_a_pass_sets_up_the_analysis_only_when_mail_came(
+    dovecot_server: DovecotServer, tmp_path: Path, monkeypatch: object
+) -> None:
+    """The matcher's index and the converters are filled before the worker processes
+    fork, once per pass that has mail; a pass that finds nothing new sets up nothing."""
+    import tracker.recording as recording
+
+    calls: list[int] = []
+    real = recording._warm_up
+
+    def counted(*args: object) -> None:
+        calls.append(1)
+        real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(recording, "_warm_up", counted)  # type: ignore[attr-defined]
+    box = dovecot_server.new_mailbox()
+    recorder = make_recorder(f"sqlite:///{tmp_path}/db.sqlite3", tmp_path / "store", workers=2)
+    assert recorder.poll_once(source_for(box)).fetched == 0
+    assert calls == []
+    for i in range(3):
+        box.append(report(i))
+    assert recorder.poll_once(source_for(box)).new == 3
+    assert calls == [1]  # two worker processes, one setting-up

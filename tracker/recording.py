@@ -461,6 +461,7 @@ class Recorder:
         self._local = threading.local()  # each preparing thread's worker process
         self._workers: list[BoundedWorker] = []
         self._workers_lock = threading.Lock()
+        self._warm_units: Sequence[UnitRef] | None = None  # what _warm_up last filled
 
     # -- the pass ---------------------------------------------------------------------
 
@@ -483,7 +484,6 @@ class Recorder:
             last_uid = self._checkpoint(source.key, uidvalidity, report)
             report.marked += self._mark_pending(source, uidvalidity)
             units = self.unit_refs()
-            _warm_up(units, self.roster.jurisdiction)
             fetched_mails = source.fetch_since(
                 last_uid, batch=self.batch_size, max_bytes=self.max_message_bytes
             )
@@ -741,6 +741,12 @@ class Recorder:
         """This thread's worker process for this pass (forked on first use)."""
         worker: BoundedWorker | None = getattr(self._local, "worker", None)
         if worker is None:
+            with self._workers_lock:
+                # once, before the first fork, and only when a mail came: a pass that
+                # finds nothing new sets up nothing
+                if self._warm_units is not units:
+                    _warm_up(units, self.roster.jurisdiction)
+                    self._warm_units = units
             worker = BoundedWorker(
                 functools.partial(self._prepare_request, units),
                 seconds=self.analysis_seconds,
