@@ -99,3 +99,58 @@ def test_a_child_that_kept_much_memory_is_replaced_before_the_next_request() -> 
         assert worker.run("d").value == after
     finally:
         worker.close()
+
+
+def _pipes_of(pid: int) -> set[str]:
+    out = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            out.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:
+            continue
+    return out
+
+
+def test_a_worker_forked_by_another_thread_holds_none_of_this_workers_pipes(
+    monkeypatch: object,
+) -> None:
+    """Two preparing threads start their workers at once. If the second forks while the
+    first has made its pipes but not yet forked, the second child inherits the first's
+    request pipe, and the first child never sees its input end: closing it waited out
+    the 5 s grace at the end of every such pass. The interleaving is forced here."""
+    import threading
+
+    import tracker.workers as workers
+
+    first_made_pipes = threading.Event()
+    second_started = threading.Event()
+    real_pipe = os.pipe
+    main = threading.current_thread()  # the thread that starts `a`
+
+    def pipe() -> tuple[int, int]:
+        fds = real_pipe()
+        if threading.current_thread() is main and not first_made_pipes.is_set():
+            first_made_pipes.set()
+            second_started.wait(1)  # the second worker forks now if it can
+        return fds
+
+    monkeypatch.setattr(workers.os, "pipe", pipe)  # type: ignore[attr-defined]
+    a, b = BoundedWorker(work, seconds=30), BoundedWorker(work, seconds=30)
+
+    def start_b() -> None:
+        first_made_pipes.wait(5)
+        b.run("b")
+        second_started.set()
+
+    other = threading.Thread(target=start_b)
+    other.start()
+    try:
+        assert a.run("a").value[1] == "a"  # type: ignore[index]
+        other.join(10)
+        assert b._pid is not None and a._pid is not None
+        mine = {f"pipe:[{os.fstat(fd).st_ino}]" for fd in (a._requests, a._results)}
+        # b's child holds none of a's pipes: a's child sees its input end when a closes
+        assert not mine & _pipes_of(b._pid)
+    finally:
+        a.close()
+        b.close()

@@ -126,10 +126,14 @@ class BoundedWorker:
         self._results = -1
 
     def _start(self) -> None:
-        req_r, req_w = os.pipe()
-        res_r, res_w = os.pipe()
+        # The pipes are made, the child forked and the child's ends closed here all under
+        # the lock: a worker forked by another thread in between would inherit them, and
+        # while it held this request pipe's write end this child would never see its
+        # input end (closing it waited out the 5 s grace), nor this parent its death.
         with _FORK_LOCK, warnings.catch_warnings():  # 3.12+ warns about fork with threads
             warnings.simplefilter("ignore", DeprecationWarning)
+            req_r, req_w = os.pipe()
+            res_r, res_w = os.pipe()
             pid = os.fork()
             if pid == 0:  # pragma: no cover - the child never returns
                 for fd in (req_w, res_r, *_PARENT_FDS):
@@ -137,8 +141,8 @@ class BoundedWorker:
                         os.close(fd)
                 _serve(req_r, res_w, self.fn, self.memory_bytes)
             _PARENT_FDS.update((req_w, res_r))
-        os.close(req_r)
-        os.close(res_w)
+            os.close(req_r)
+            os.close(res_w)
         self._pid, self._requests, self._results = pid, req_w, res_r
 
     def run(self, request: Any) -> Bounded[Any]:
