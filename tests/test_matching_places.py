@@ -100,6 +100,14 @@ def cases(p: Place) -> list[Case]:
             f"{parent}{core}",
         ),
         Case(
+            "own_level_written_twice",  # 湘潭县县林业局: the full name, then the short one
+            mail(f"{full}{p.forestry}{m}月政务公开主题日活动", attachments=PHOTO),
+            day,
+            "matched",
+            (p.forestry,),
+            period,
+        ),
+        Case(
             "official_letter",
             mail(f"关于{p.forestry}{m}月份政务公开主题日活动开展情况的报告", attachments=PHOTO),
             day,
