@@ -13,7 +13,7 @@ import io
 import zipfile
 from dataclasses import dataclass
 
-__all__ = ["UnsafeArchive", "ZipLimits", "checked_zip", "zip_problem"]
+__all__ = ["UnsafeArchive", "ZipLimits", "checked_zip", "read_member", "zip_problem"]
 
 
 @dataclass(frozen=True)
@@ -73,3 +73,26 @@ def checked_zip(payload: bytes, limits: ZipLimits = DEFAULT_LIMITS) -> bytes:
     if problem is not None:
         raise UnsafeArchive(problem)
     return payload
+
+
+def read_member(zf: zipfile.ZipFile, name: str, limits: ZipLimits = DEFAULT_LIMITS) -> bytes:
+    """One member of an opened archive, inflated in small chunks up to its cap (the same
+    caps and messages as :func:`zip_problem`, for this member alone): a reader that needs
+    two parts of a .docx inflates those two, not every member. :class:`UnsafeArchive`
+    when the member is too big once inflated or inflates far beyond its compressed size."""
+    if len(zf.infolist()) > limits.max_members:
+        raise UnsafeArchive(f"压缩包内文件过多（{len(zf.infolist())} 个），未读取")
+    info = zf.getinfo(name)
+    cap = min(limits.max_xml_member if _is_xml(name) else limits.max_member, limits.max_total)
+    chunks: list[bytes] = []
+    size = 0
+    with zf.open(info) as member:
+        while chunk := member.read(_CHUNK):
+            size += len(chunk)
+            if size > cap:
+                raise UnsafeArchive(f"压缩包内文件解压后过大（{name[:80]}），未读取")
+            chunks.append(chunk)
+    compressed = max(info.compress_size, 1)
+    if size > limits.ratio_floor and size / compressed > limits.max_ratio:
+        raise UnsafeArchive(f"压缩包压缩比异常（{size // compressed} 倍），疑似压缩炸弹，未读取")
+    return b"".join(chunks)

@@ -4,6 +4,7 @@ same text python-docx gives from the whole package, merged cells and all."""
 from __future__ import annotations
 
 import io
+import zipfile
 
 import docx
 
@@ -27,7 +28,8 @@ def _document() -> bytes:
 def test_the_main_part_alone_reads_as_the_whole_package() -> None:
     payload = _document()
     whole = _docx_text(docx.Document(io.BytesIO(payload)))
-    assert _docx_text(_main_document(payload)) == whole
+    with zipfile.ZipFile(io.BytesIO(payload)) as zf:
+        assert _docx_text(_main_document(zf)) == whole
     assert "横向合并\n横向合并" in whole and "纵向合并" in whole
     facts = read_docx(payload)
     assert facts.error is None and facts.text == whole and facts.chars > 40
@@ -45,3 +47,26 @@ def test_a_package_without_its_relationships_is_still_read_or_refused_in_one_lin
                 out.writestr(info, src.read(info))
     facts = read_docx(buf.getvalue())
     assert facts.error == "文档无法读取"  # python-docx refuses it as well
+
+
+def test_only_the_parts_read_are_inflated_and_a_bomb_among_them_is_refused() -> None:
+    """The reader inflates `_rels/.rels` and the main part, each up to its cap: a large
+    member it never reads costs nothing, and a main part that is a bomb is refused in
+    the same words as the whole-archive check."""
+    from tests.zip_bombs import MB, docx_bomb
+
+    facts = read_docx(docx_bomb(64 * MB))
+    assert facts.chars == 0 and facts.error is not None and "解压后过大" in facts.error
+
+    payload = _document()
+    buf = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(payload)) as src,
+        zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as out,
+    ):
+        for info in src.infolist():
+            out.writestr(info, src.read(info))
+        # 20 MB of zeros in a part no reader of the text needs (inflating it took the time)
+        out.writestr("customXml/item9.xml", b"\0" * (20 * MB))
+    facts = read_docx(buf.getvalue())
+    assert facts.error is None and facts.text == read_docx(payload).text
