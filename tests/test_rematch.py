@@ -301,6 +301,10 @@ def test_rematch_of_named_messages_in_one_session_is_bounded_too(tmp_path: Path)
         with app.db.session() as s:
             ids = list(s.scalars(select(Message.id).order_by(Message.id)))
             hostile_id = s.scalar(select(Message.id).where(Message.parse_error.like("%budget%")))
+            gone_id, gone_path = s.execute(
+                select(Message.id, Message.raw_path).where(Message.id != hostile_id).limit(1)
+            ).one()
+            (app.config.storage_dir / gone_path).unlink()  # a raw copy lost on disk
             events, kept = rematch(
                 s,
                 app.roster,
@@ -315,8 +319,10 @@ def test_rematch_of_named_messages_in_one_session_is_bounded_too(tmp_path: Path)
         app.close()
     assert kept == 0
     skipped = [e for e in events if isinstance(e, RematchSkipped)]
-    assert [e.message_id for e in skipped] == [hostile_id]
-    assert "budget" in skipped[0].reason
+    assert sorted(e.message_id for e in skipped) == sorted([hostile_id, gone_id])
+    reasons = {e.message_id: e.reason for e in skipped}
+    assert reasons[hostile_id] == "analysis ran past its budget of 1 s"
+    assert reasons[gone_id].startswith("FileNotFoundError") and "\n" not in reasons[gone_id]
 
 
 @pytest.mark.parametrize("args", [["rematch", "999999"], ["rematch", "1", "999999"]])
