@@ -188,6 +188,11 @@ class MatcherIndex:
     # place ending right before a mention is a few set look-ups, however many places
     neighbour_forms: dict[str, str] = field(default_factory=dict)
     neighbour_lengths: tuple[int, ...] = ()
+    # township names with one character (not the last) masked -> (roster order, the
+    # name as normalised, as written): a subject's window one character off a name is a
+    # few look-ups per window, not a comparison with every township (3,600 in a province)
+    close_keys: dict[str, list[tuple[int, str, str]]] = field(default_factory=dict)
+    close_lengths: tuple[int, ...] = ()
 
 
 class _LiteralMatch(NamedTuple):
@@ -338,6 +343,7 @@ def _build_index(units: Sequence[UnitRef], j: Jurisdiction) -> MatcherIndex:
             by_email[address.strip().lower()] = unit.name
     neighbours = _free_places(_normalized(j.neighbour_places), owners)
     neighbour_forms = {fold_lookalikes(p): p for p in neighbours}
+    close_keys = _close_keys(units)
     return MatcherIndex(
         units=tuple(units),
         by_name={u.name: u for u in units},
@@ -352,7 +358,26 @@ def _build_index(units: Sequence[UnitRef], j: Jurisdiction) -> MatcherIndex:
         neighbours=neighbours,
         neighbour_forms=neighbour_forms,
         neighbour_lengths=tuple(sorted({len(p) for p in neighbour_forms}, reverse=True)),
+        close_keys=close_keys,
+        close_lengths=tuple(sorted({len(name) for v in close_keys.values() for _, name, _ in v})),
     )
+
+
+_MASK = "\0"
+
+
+def _close_keys(units: Sequence[UnitRef]) -> dict[str, list[tuple[int, str, str]]]:
+    townships = [(i, u.name) for i, u in enumerate(units) if u.kind == "township"]
+    names = _normalized([n for _, n in townships]) if townships else []
+    if len(names) != len(townships):  # two names alike once normalised: one by one
+        names = [normalize(n) for _, n in townships]
+    keys: dict[str, list[tuple[int, str, str]]] = {}
+    for (order, written), name in zip(townships, names, strict=True):
+        if len(name) < 3:
+            continue
+        for k in range(len(name) - 1):  # the last character (镇, 乡, 街道) must be there
+            keys.setdefault(name[:k] + _MASK + name[k + 1 :], []).append((order, name, written))
+    return keys
 
 
 def _normalized(names: Sequence[str]) -> list[str]:
@@ -1182,20 +1207,21 @@ class _Matcher:
         """A township name in the subject with one character wrong (Y谭镇 for Y潭镇): say which
         units it may be; never match it."""
         subject = self.places.subject
-        close: dict[str, list[str]] = {}
-        for unit in self.index.units:
-            if unit.kind != "township":
-                continue
-            name = normalize(unit.name)
-            size = len(name)
-            if size < 3:
-                continue
+        index = self.index
+        found: list[tuple[int, int, str, str]] = []  # roster order, position, window, unit
+        for size in index.close_lengths:
             for i in range(len(subject) - size + 1):
                 window = subject[i : i + size]
-                if window[-1] != name[-1] or not _CJK.match(window) or window in self.index.forms:
+                if not _CJK.match(window) or window in index.forms:
                     continue
-                if sum(a != b for a, b in zip(window, name, strict=True)) == 1:
-                    close.setdefault(window, []).append(unit.name)
+                for k in range(size - 1):
+                    key = window[:k] + _MASK + window[k + 1 :]
+                    for order, name, written in index.close_keys.get(key, ()):
+                        if name != window:  # one character off, not the name itself
+                            found.append((order, i, window, written))
+        close: dict[str, list[str]] = {}
+        for _, _, window, written in sorted(found):
+            close.setdefault(window, []).append(written)
         for window, names in close.items():
             alike = [n for n in names if fold_lookalikes(window) == fold_lookalikes(n)]
             names = alike or names
