@@ -11,7 +11,7 @@ from sqlalchemy import Connection, event, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from tests.dovecot import DovecotServer
+from tests.dovecot import DovecotMailbox, DovecotServer
 from tests.test_pipeline import make_recorder, report, source_for
 from tracker.models import Checkpoint, Message
 from tracker.recording import RecordingFailed
@@ -103,3 +103,45 @@ def test_a_database_failure_keeps_the_mails_before_it_and_the_next_poll_takes_th
     assert again.new == 3
     rows = subjects(recorder.db)
     assert len(rows) == len({s for s, _ in rows}) == 6  # nothing lost, nothing doubled
+
+
+def last_uid(recorder_db: object) -> int:
+    with recorder_db.session() as s:  # type: ignore[attr-defined]
+        cp = s.scalar(select(Checkpoint))
+        return cp.last_uid if cp is not None else 0
+
+
+def test_the_same_mail_twice_in_one_group_moves_the_checkpoint_past_both(
+    dovecot: DovecotMailbox, database_url: str, tmp_path: Path
+) -> None:
+    # the second copy is found a duplicate only when its row collides with the first's
+    # (its group's transaction had not committed when it was prepared)
+    twice = report(1)
+    for raw in (report(0), twice, twice):
+        dovecot.append(raw)
+    recorder = make_recorder(database_url, tmp_path / "store", workers=0)
+    recorder.batch_size = 3
+
+    first = recorder.poll_once(source_for(dovecot))
+
+    assert (first.fetched, first.new, first.duplicates) == (3, 2, 1)
+    assert last_uid(recorder.db) == max(dovecot.uids())
+    again = recorder.poll_once(source_for(dovecot))
+    assert again.fetched == 0  # not fetched again, pass after pass
+
+
+def test_a_rescan_that_finds_only_recorded_mail_moves_the_checkpoint(
+    dovecot: DovecotMailbox, tmp_path: Path
+) -> None:
+    for i in range(3):
+        dovecot.append(report(i))
+    recorder = make_recorder(f"sqlite:///{tmp_path}/db.sqlite3", tmp_path / "store", workers=0)
+    assert recorder.poll_once(source_for(dovecot)).new == 3
+
+    dovecot.change_uidvalidity()
+    rescan = recorder.poll_once(source_for(dovecot))
+
+    assert rescan.uidvalidity_changed
+    assert (rescan.fetched, rescan.new, rescan.duplicates) == (3, 0, 3)
+    assert last_uid(recorder.db) == max(dovecot.uids())
+    assert recorder.poll_once(source_for(dovecot)).fetched == 0  # the whole box not again

@@ -811,7 +811,7 @@ class Recorder:
         """Record one prepared mail in the group's transaction `s`, in a savepoint of its
         own: None when it was already recorded (only the checkpoint moves)."""
         if prepared.duplicate:
-            self._advance(s, key, uidvalidity, prepared.uid)
+            self._advance_only(s, prepared, key, uidvalidity)
             return None
         if prepared.storage_error is not None:
             # The store refused a write (a full or read-only disk): nothing of the mail is
@@ -827,7 +827,7 @@ class Recorder:
             except Exception as exc:
                 if isinstance(exc, IntegrityError) and self._exists(prepared.digest, s):
                     # recorded a moment ago (another poller, or the same mail twice)
-                    self._advance(s, key, uidvalidity, prepared.uid)
+                    self._advance_only(s, prepared, key, uidvalidity)
                     return None
                 if isinstance(exc, (OSError, SQLAlchemyError)):
                     # Storage or database trouble: the mail's savepoint is rolled back,
@@ -844,6 +844,17 @@ class Recorder:
         try:
             with s.begin_nested():
                 return self._record_bare(s, prepared, key, uidvalidity, prepared.error)
+        except (OSError, SQLAlchemyError) as exc:
+            raise RecordingFailed(
+                f"could not record mail uid {prepared.uid} of {key}: {_one_line(exc)}"
+            ) from exc
+
+    def _advance_only(self, s: Session, prepared: _Prepared, key: str, uidvalidity: int) -> None:
+        """Move the checkpoint past a mail recorded before, in a savepoint: its release
+        flushes the change, which clearing the identity map after the mail would drop."""
+        try:
+            with s.begin_nested():
+                self._advance(s, key, uidvalidity, prepared.uid)
         except (OSError, SQLAlchemyError) as exc:
             raise RecordingFailed(
                 f"could not record mail uid {prepared.uid} of {key}: {_one_line(exc)}"
