@@ -4,15 +4,20 @@ that mail alone."""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, event, select
+from sqlalchemy import Connection, event, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from intake.mailbox import FetchedMail
 from tests.dovecot import DovecotMailbox, DovecotServer
-from tests.test_pipeline import make_recorder, report, source_for
+from tests.test_pipeline import NOW, make_recorder, report, source_for
+from tracker import staff
+from tracker.db import open_database
 from tracker.models import Checkpoint, Message
 from tracker.recording import RecordingFailed
 
@@ -145,3 +150,152 @@ def test_a_rescan_that_finds_only_recorded_mail_moves_the_checkpoint(
     assert (rescan.fetched, rescan.new, rescan.duplicates) == (3, 0, 3)
     assert last_uid(recorder.db) == max(dovecot.uids())
     assert recorder.poll_once(source_for(dovecot)).fetched == 0  # the whole box not again
+
+
+def test_a_mail_another_poller_committed_mid_group_is_a_duplicate_and_the_group_goes_on(
+    dovecot: DovecotMailbox, database_url: str, tmp_path: Path
+) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("on SQLite the group holds the write lock: no one else commits meanwhile")
+    for i in range(3):
+        dovecot.append(report(i))
+    with source_for(dovecot) as source:  # the bytes as the pollers fetch them
+        fetched = source.fetch_since(0, batch=10, max_bytes=1 << 30)
+        last = next(m for m in list(fetched) if m.uid == 3)
+    recorder = make_recorder(database_url, tmp_path / "store", workers=0)
+    recorder.batch_size = 3  # all three prepared (none a duplicate yet), then one group
+    other = make_recorder(database_url, tmp_path / "store", workers=0)
+
+    def hook(session: Session, msg: Message) -> None:
+        if "第0份" in msg.subject:
+            # while this group's transaction is open, a poller of another mailbox records
+            # the last mail and commits (READ COMMITTED: this transaction then sees it)
+            fetched = FetchedMail(uid=7, raw=last.raw, internal_date=None)
+            assert other.record(fetched, "imap://other", 1, other.unit_refs()) is not None
+
+    recorder.on_recorded = hook
+    result = recorder.poll_once(source_for(dovecot))
+
+    assert (result.new, result.duplicates, result.marked) == (2, 1, 2)
+    with recorder.db.session() as s:
+        rows = s.execute(select(Message.source, Message.uid).order_by(Message.id)).all()
+        cp = s.scalar(select(Checkpoint).where(Checkpoint.source == result.source))
+        assert cp is not None and cp.last_uid == max(dovecot.uids())
+    assert sorted(uid for source, uid in rows if source == result.source) == [1, 2]
+    assert [uid for source, uid in rows if source == "imap://other"] == [7]
+    assert dovecot.flags(1) >= {"$Recorded"} and dovecot.flags(2) >= {"$Recorded"}
+
+
+def test_a_group_whose_commit_fails_is_neither_recorded_nor_marked_and_is_taken_again(
+    dovecot: DovecotMailbox, tmp_path: Path
+) -> None:
+    for i in range(6):
+        dovecot.append(report(i))
+    recorder = make_recorder(f"sqlite:///{tmp_path}/db.sqlite3", tmp_path / "store", workers=0)
+    recorder.batch_size = 3  # two groups of three, the first marked before the second
+    fail = {"commit": False}
+
+    def hook(session: Session, msg: Message) -> None:
+        if "第4份" in msg.subject:
+            fail["commit"] = True  # the second group's commit will fail
+
+    def commit(conn: Connection) -> None:
+        if fail["commit"]:
+            fail["commit"] = False
+            raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    event.listen(recorder.db.engine, "commit", commit)
+    recorder.on_recorded = hook
+    with pytest.raises(RecordingFailed, match="disk I/O error"):
+        recorder.poll_once(source_for(dovecot))
+
+    uids = dovecot.uids()
+    with recorder.db.session() as s:
+        assert sorted(s.scalars(select(Message.uid))) == uids[:3]
+        assert last_uid(recorder.db) == uids[2]
+    flagged = [u for u in uids if "$Recorded" in dovecot.flags(u)]
+    assert flagged == uids[:3]  # nothing of the failed group is marked
+
+    recorder.on_recorded = None
+    again = recorder.poll_once(source_for(dovecot))
+    assert (again.new, again.marked) == (3, 3)
+    rows = subjects(recorder.db)
+    assert len(rows) == len({s for s, _ in rows}) == 6
+    assert all("$Recorded" in dovecot.flags(u) for u in uids)
+
+
+def test_a_staff_write_while_a_group_holds_the_write_lock_waits_and_is_kept(
+    dovecot: DovecotMailbox, tmp_path: Path
+) -> None:
+    # SQLite: the group's BEGIN IMMEDIATE holds the write lock; the board's write (a
+    # deferred transaction that reads, then writes) waits its busy timeout, not fails
+    url = f"sqlite:///{tmp_path}/db.sqlite3"
+    dovecot.append(report(0))
+    recorder = make_recorder(url, tmp_path / "store", workers=0)
+    assert recorder.poll_once(source_for(dovecot)).new == 1
+    with recorder.db.session() as s:
+        first = s.scalar(select(Message.id))
+    assert first is not None
+    for i in range(1, 4):
+        dovecot.append(report(i))
+    recorder.batch_size = 3
+    board = open_database(url)
+    outcome: dict[str, object] = {}
+
+    def staff_ignores() -> None:
+        try:
+            with board.session() as s:
+                staff.ignore(s, recorder.roster, first, NOW, "测试", by="board")
+            outcome["done"] = time.monotonic()
+        except Exception as exc:  # pragma: no cover - what the test is about
+            outcome["error"] = exc
+
+    writer = threading.Thread(target=staff_ignores)
+
+    def hook(session: Session, msg: Message) -> None:
+        if "第1份" in msg.subject:
+            writer.start()
+            time.sleep(1.0)  # the group's transaction stays open meanwhile
+            outcome["group"] = time.monotonic()
+
+    recorder.on_recorded = hook
+    result = recorder.poll_once(source_for(dovecot))
+    writer.join(timeout=60)
+
+    assert "error" not in outcome, outcome
+    assert result.new == 3
+    assert outcome["done"] > outcome["group"]  # type: ignore[operator]
+    with recorder.db.session() as s:
+        assert s.get(Message, first).decision == "ignored"  # type: ignore[union-attr]
+        assert s.scalar(select(func.count()).select_from(Message)) == 4
+
+
+def test_a_stop_mid_group_keeps_and_marks_the_mails_before_it_and_the_next_poll_the_rest(
+    dovecot: DovecotMailbox, tmp_path: Path
+) -> None:
+    for i in range(5):
+        dovecot.append(report(i))
+    recorder = make_recorder(f"sqlite:///{tmp_path}/db.sqlite3", tmp_path / "store", workers=0)
+    recorder.batch_size = 5
+    stop = {"now": False}
+    recorder.should_stop = lambda: stop["now"]
+
+    def hook(session: Session, msg: Message) -> None:
+        if "第1份" in msg.subject:
+            stop["now"] = True  # the service is told to stop while this mail is recorded
+
+    recorder.on_recorded = hook
+    first = recorder.poll_once(source_for(dovecot))
+
+    uids = dovecot.uids()
+    assert first.interrupted
+    assert (first.new, first.marked) == (2, 2)
+    assert [u for u in uids if "$Recorded" in dovecot.flags(u)] == uids[:2]
+    assert last_uid(recorder.db) == uids[1]
+
+    stop["now"] = False
+    recorder.on_recorded = None
+    again = recorder.poll_once(source_for(dovecot))
+    assert (again.new, again.marked) == (3, 3)
+    rows = subjects(recorder.db)
+    assert len(rows) == len({s for s, _ in rows}) == 5
