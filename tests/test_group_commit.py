@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, event, func, select
+from sqlalchemy import Connection, event, func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from intake.mailbox import FetchedMail
+from intake.mailbox import FetchedMail, ImapSettings, ImapSource
 from tests.dovecot import DovecotMailbox, DovecotServer
 from tests.test_pipeline import NOW, make_recorder, report, source_for
 from tracker import staff
@@ -299,3 +299,47 @@ def test_a_stop_mid_group_keeps_and_marks_the_mails_before_it_and_the_next_poll_
     assert (again.new, again.marked) == (3, 3)
     rows = subjects(recorder.db)
     assert len(rows) == len({s for s, _ in rows}) == 5
+
+
+def test_a_database_error_that_ends_the_whole_transaction_marks_nothing_of_the_group(
+    dovecot: DovecotMailbox, tmp_path: Path
+) -> None:
+    # SQLite ends the whole transaction, not only the savepoint, on some errors (a full
+    # disk or database, an I/O error, no memory): the mails before it in the group are
+    # gone with it, and must not be moved away as if recorded
+    first = report(0)
+    for raw in (first, first, *(report(i) for i in range(1, 7))):
+        dovecot.append(raw)
+    recorder = make_recorder(f"sqlite:///{tmp_path}/db.sqlite3", tmp_path / "store", workers=0)
+    recorder.batch_size = 4  # two groups; the first leaves 3 to mark (one is a duplicate)
+    moving = ImapSource(
+        ImapSettings(
+            host=dovecot.host,
+            port=dovecot.port,
+            security="none",
+            username=dovecot.user,
+            password=dovecot.password,
+            after_record="move",
+        )
+    )
+
+    def hook(session: Session, msg: Message) -> None:
+        if "第5份" in msg.subject:  # the database is full from here on
+            pages = session.execute(text("PRAGMA page_count")).scalar_one()
+            session.execute(text(f"PRAGMA max_page_count = {int(pages)}"))
+            msg.parse_error = "x" * 200_000  # needs pages the database no longer has
+
+    recorder.on_recorded = hook
+    with pytest.raises(RecordingFailed, match="database or disk is full"):
+        recorder.poll_once(moving)
+    recorder.db.engine.dispose()  # room again (the limit was the connection's)
+
+    with recorder.db.session() as s:
+        recorded = set(s.scalars(select(Message.uid)))
+    moved = set(range(1, 9)) - set(dovecot.uids())
+    assert moved <= recorded, f"moved away but not recorded: {sorted(moved - recorded)}"
+
+    recorder.on_recorded = None
+    recorder.poll_once(moving)
+    rows = subjects(recorder.db)
+    assert len(rows) == len({s for s, _ in rows}) == 7  # nothing lost, nothing doubled

@@ -598,6 +598,15 @@ class Recorder:
                             # session of its own (rows deleted by one mail's statements
                             # may see their ids used again by the next)
                             s.expunge_all()
+                    if failure is not None and done and _transaction_ended(s):
+                        # The error ended the whole transaction, not only the mail's
+                        # savepoint: the mails before it went with it (the COMMIT would
+                        # commit nothing). None of the group is recorded or marked.
+                        done = []
+                        raise RecordingFailed(
+                            f"could not record mail uid {ready[0].uid} of {source.key}: "
+                            f"{_one_line(_first_error(failure))}"
+                        ) from failure
             except (OSError, SQLAlchemyError) as exc:
                 # The group's commit failed: none of it is recorded, the checkpoint stays.
                 done = []
@@ -1020,6 +1029,29 @@ def _write_transaction(s: Session) -> None:
     conn = s.connection()
     if conn.dialect.name == "sqlite" and not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _transaction_ended(s: Session) -> bool:
+    """Whether the database ended `s`'s transaction on its own. SQLite does on some
+    errors (a full disk or database, an I/O error, no memory: SQLITE_FULL, SQLITE_IOERR,
+    SQLITE_NOMEM), whole, savepoints and all; a COMMIT then commits nothing and says
+    nothing. (PostgreSQL keeps the transaction: a savepoint's rollback undoes the error.)"""
+    conn = s.connection()
+    if conn.dialect.name != "sqlite":
+        return False
+    return not conn.connection.dbapi_connection.in_transaction  # type: ignore[union-attr]
+
+
+def _first_error(exc: BaseException) -> BaseException:
+    """The error that started `exc`'s chain (a failed savepoint rollback's own error,
+    "no such savepoint", says nothing of why)."""
+    seen = {id(exc)}
+    while True:
+        nxt = exc.__cause__ or exc.__context__
+        if nxt is None or id(nxt) in seen:
+            return exc
+        seen.add(id(nxt))
+        exc = nxt
 
 
 def _file_row(filename: str, stored: StoredFile) -> Attachment:
