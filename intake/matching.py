@@ -502,6 +502,8 @@ def _place_name(before: str) -> str:
         if not _PLACE_CHAR.match(before[i]) or before[i] in _NOT_PLACE:
             before = before[i + 1 :]
             break
+    if len(before) > 2 and before[0] in LEVELS:  # X市 ends there: 荆州市沙市区 -> 沙市
+        before = before[1:]
     return "" if before.endswith(tuple(_NOT_PLACE)) else before
 
 
@@ -533,6 +535,9 @@ def _mark_outside(text: str, hit: _Hit, index: MatcherIndex) -> _Hit:
         before = text[: hit.start]
         if not place:  # a one-character place with its level (Y县 of Y县区): a neighbour's
             place = _neighbour_before(text[: hit.start + len(own)], index)
+            if not place:  # a place whose name ends like a word (沙市区, 市中区): another's
+                bare = _neighbour_before(before, index)
+                place = bare + own if bare else ""
             return replace(hit, outside=place[: -len(own)] + hit.written) if place else hit
         if j.ends_with_own(before) if own == j.level else j.ends_with_parent(before):
             return hit

@@ -418,3 +418,22 @@ def test_a_neighbour_in_a_units_own_name_is_no_marker() -> None:
         jurisdiction=j,
     )
     assert (result.decision, result.units) == ("review", ()), result.reasons
+
+
+@pytest.mark.parametrize("place", PLACES, ids=lambda p: p.id)
+def test_the_clerk_reads_the_other_places_name_whole(place: Place) -> None:
+    """Another prefecture's district written after its city (荆州市沙市区, 长沙市岳麓区):
+    the reason names the district, not the city's last character with it (市沙市区)."""
+    units, j = place.load()
+    core = place.forestry[1:]
+    for city, district in (("荆州市", "沙市区"), ("长沙市", "岳麓区"), ("济南市", "市中区")):
+        result = match(
+            mail(f"{city}{district}{core}{place.forestry_month}月主题日活动", attachments=PHOTO),
+            units,
+            received_at=at(f"{place.year}-{place.forestry_month:02d}-18"),
+            jurisdiction=j,
+        )
+        assert result.decision == "review" and not result.units
+        said = "".join(result.reasons)
+        assert f"{district}{core}" in said, said
+        assert f"{city[-1]}{district}{core}" not in said, said
