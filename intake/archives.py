@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 __all__ = ["UnsafeArchive", "ZipLimits", "checked_zip", "read_member", "zip_problem"]
@@ -43,23 +44,18 @@ def zip_problem(payload: bytes, limits: ZipLimits = DEFAULT_LIMITS) -> str | Non
     try:
         with zipfile.ZipFile(io.BytesIO(payload)) as zf:
             infos = zf.infolist()
-            if len(infos) > limits.max_members:
-                return f"压缩包内文件过多（{len(infos)} 个），未读取"
+            _check_count(len(infos), limits)
             total = 0
             for info in infos:
-                cap = limits.max_xml_member if _is_xml(info.filename) else limits.max_member
                 size = 0
-                with zf.open(info) as member:
-                    while chunk := member.read(_CHUNK):
-                        size += len(chunk)
-                        total += len(chunk)
-                        if size > cap:
-                            return f"压缩包内文件解压后过大（{info.filename[:80]}），未读取"
-                        if total > limits.max_total:
-                            return "压缩包解压后总量过大，未读取"
-                compressed = max(info.compress_size, 1)
-                if size > limits.ratio_floor and size / compressed > limits.max_ratio:
-                    return f"压缩包压缩比异常（{size // compressed} 倍），疑似压缩炸弹，未读取"
+                for chunk in _inflated(zf, info, _cap(info.filename, limits)):
+                    size += len(chunk)
+                    total += len(chunk)
+                    if total > limits.max_total:
+                        return "压缩包解压后总量过大，未读取"
+                _check_ratio(info, size, limits)
+    except UnsafeArchive as exc:
+        return str(exc)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
         return f"压缩包损坏，未读取（{type(exc).__name__}）"
     except NotImplementedError:
@@ -80,19 +76,35 @@ def read_member(zf: zipfile.ZipFile, name: str, limits: ZipLimits = DEFAULT_LIMI
     caps and messages as :func:`zip_problem`, for this member alone): a reader that needs
     two parts of a .docx inflates those two, not every member. :class:`UnsafeArchive`
     when the member is too big once inflated or inflates far beyond its compressed size."""
-    if len(zf.infolist()) > limits.max_members:
-        raise UnsafeArchive(f"压缩包内文件过多（{len(zf.infolist())} 个），未读取")
+    _check_count(len(zf.infolist()), limits)
     info = zf.getinfo(name)
-    cap = min(limits.max_xml_member if _is_xml(name) else limits.max_member, limits.max_total)
-    chunks: list[bytes] = []
+    data = b"".join(_inflated(zf, info, min(_cap(name, limits), limits.max_total)))
+    _check_ratio(info, len(data), limits)
+    return data
+
+
+def _cap(name: str, limits: ZipLimits) -> int:
+    return limits.max_xml_member if _is_xml(name) else limits.max_member
+
+
+def _check_count(members: int, limits: ZipLimits) -> None:
+    if members > limits.max_members:
+        raise UnsafeArchive(f"压缩包内文件过多（{members} 个），未读取")
+
+
+def _inflated(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> Iterator[bytes]:
+    """A member inflated in small chunks, measured as it comes (never from its header);
+    :class:`UnsafeArchive` as soon as it passes `cap`."""
     size = 0
     with zf.open(info) as member:
         while chunk := member.read(_CHUNK):
             size += len(chunk)
             if size > cap:
-                raise UnsafeArchive(f"压缩包内文件解压后过大（{name[:80]}），未读取")
-            chunks.append(chunk)
+                raise UnsafeArchive(f"压缩包内文件解压后过大（{info.filename[:80]}），未读取")
+            yield chunk
+
+
+def _check_ratio(info: zipfile.ZipInfo, size: int, limits: ZipLimits) -> None:
     compressed = max(info.compress_size, 1)
     if size > limits.ratio_floor and size / compressed > limits.max_ratio:
         raise UnsafeArchive(f"压缩包压缩比异常（{size // compressed} 倍），疑似压缩炸弹，未读取")
-    return b"".join(chunks)

@@ -539,14 +539,10 @@ def _mark_outside(text: str, hit: _Hit, index: MatcherIndex) -> _Hit:
                 bare = _neighbour_before(before, index)
                 place = bare + own if bare else ""
             return replace(hit, outside=place[: -len(own)] + hit.written) if place else hit
-        if j.ends_with_own(before) if own == j.level else j.ends_with_parent(before):
+        ours = j.ends_with_own if own == j.level else j.ends_with_parent
+        # the own place before it, also with the level written twice (X县县林业局)
+        if ours(before) or (before.endswith(own) and ours(before[: -len(own)])):
             return hit
-        if before.endswith(own) and (
-            j.ends_with_own(before[: -len(own)])
-            if own == j.level
-            else j.ends_with_parent(before[: -len(own)])
-        ):
-            return hit  # the level written twice (X县县林业局): the own place all the same
         return replace(hit, outside=place + hit.written)
     mark = text[hit.start - 1] if hit.start > 0 else ""
     if mark not in LEVELS:

@@ -1,7 +1,8 @@
 """What each report holds, stored at recording time: real photos, the write-up, and for
 every photo a perceptual hash and its EXIF capture date.
 
-`assess_message` runs in the recorder's transaction (and again on `rematch`);
+`assess_files` runs where a mail is analysed (the worker process, for `poll` and `rematch`) and
+`store_assessment` writes it in the recorder's transaction;
 `message_completeness` and `slot_completeness` read the stored result for status, the
 digest, receipts and the workbook, in one query for any number of slots.
 """
@@ -136,22 +137,24 @@ def apply_assessment(msg: Message, stored: Sequence[Attachment], result: PhotoAs
     msg.activity_on = activity_date(msg.period, list(result.days), taken)
 
 
-def assess_message(
-    s: Session, msg: Message, parsed: ParsedMail | None, reading: Reading | None = None
-) -> None:
-    """Count the real photos and find the write-up of a just-recorded (or re-read) mail."""
-    if parsed is None:
-        return
-    stored = list(
+def stored_files(s: Session, message_id: int) -> list[Attachment]:
+    """A message's stored files, in the order they were recorded."""
+    return list(
         s.scalars(
             select(Attachment)
-            .where(Attachment.message_id == msg.id, Attachment.kind == "file")
+            .where(Attachment.message_id == message_id, Attachment.kind == "file")
             .order_by(Attachment.id)
         )
     )
-    apply_assessment(msg, stored, assess_files(stored, parsed, reading))
+
+
+def store_assessment(
+    s: Session, msg: Message, stored: Sequence[Attachment], result: PhotoAssessment
+) -> None:
+    """Write a message's photo assessment, and keep the reused-photo index in step."""
+    apply_assessment(msg, stored, result)
     s.flush()
-    index_photos(s, stored)
+    index_photos(s, stored)  # the reused-photo index (photo_band)
     s.flush()
 
 

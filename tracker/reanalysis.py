@@ -11,9 +11,8 @@ goes on with the next; nothing it holds can stall or exhaust the command itself.
 from __future__ import annotations
 
 import functools
-import types
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from typing import Any
 from intake.matching import Jurisdiction, UnitRef
 from tracker.evidence import PhotoAssessment, assess_files
 from tracker.models import Attachment
-from tracker.recording import Analysis, analyse
+from tracker.recording import Analysis, analyse, packed, unpacked
 from tracker.workers import BoundedWorker
 
 # The columns of a stored attachment that the photo assessment reads.
@@ -82,18 +81,11 @@ def _work(
         jurisdiction=jurisdiction,
     )
     del raw
-    parsed = analysis.parsed
     assessment = None
-    if parsed is not None:
+    if analysis.parsed is not None:
         stored = [Attachment(id=i, **facts) for i, facts in request.files]
-        assessment = assess_files(stored, parsed, analysis.reading)
-        if analysis.result.kind != "liaison":  # a liaison form is read when it is applied
-            parsed = replace(
-                parsed, attachments=tuple(replace(a, payload=b"") for a in parsed.attachments)
-            )
-        # mappingproxy does not pickle: the headers travel as a dict
-        analysis = replace(analysis, parsed=replace(parsed, headers=dict(parsed.headers)))
-    return Reanalysis(analysis, assessment, tuple(i for i, _ in request.files))
+        assessment = assess_files(stored, analysis.parsed, analysis.reading)
+    return Reanalysis(packed(analysis), assessment, tuple(i for i, _ in request.files))
 
 
 class Reanalyser:
@@ -127,11 +119,12 @@ class Reanalyser:
         if outcome.value is None:
             return Failure(request.message_id, _one_line(outcome.failure or "analysis failed"))
         result: Reanalysis = outcome.value
-        parsed = result.analysis.parsed
-        if parsed is not None:
-            headers = types.MappingProxyType(dict(parsed.headers))
-            result.analysis = replace(result.analysis, parsed=replace(parsed, headers=headers))
+        result.analysis = unpacked(result.analysis)
         return result
+
+    def run_page(self, requests: Sequence[Request]) -> list[Reanalysis | Failure | None]:
+        """Each request in turn; None for one with no raw copy to read (kept as it is)."""
+        return [self.run(r) if r.raw_path else None for r in requests]
 
     def close(self) -> None:
         self._worker.close()

@@ -47,9 +47,9 @@ from tracker.clock import Clock
 from tracker.db import Database
 from tracker.evidence import (
     PhotoAssessment,
-    apply_assessment,
     assess_files,
     check_photos,
+    store_assessment,
     with_reading_problems,
 )
 from tracker.models import (
@@ -62,7 +62,6 @@ from tracker.models import (
     Unit,
     UnitAddress,
 )
-from tracker.photo_index import index_photos
 from tracker.roster import Roster
 from tracker.senders import check_new_sender
 from tracker.slots import campaign_for, slot_for
@@ -93,6 +92,12 @@ class RecordingFailed(MailboxError):
     """Storage or the database failed while a mail was being recorded; nothing of it was
     kept. Handled as a mailbox error: one line, the poll fails and counts towards the
     staff alert ([watch] failures_before_alert), and the mail is taken again next time."""
+
+
+def _cannot_record(uid: int, key: str, why: BaseException | str) -> RecordingFailed:
+    """The poll's one line for a mail it could not record."""
+    text = why if isinstance(why, str) else _one_line(why)
+    return RecordingFailed(f"could not record mail uid {uid} of {key}: {text}")
 
 
 def _one_line(exc: BaseException) -> str:
@@ -571,48 +576,10 @@ class Recorder:
             try:
                 self.store.sync()
             except OSError as exc:  # the files may be lost: none of the group is recorded
-                raise RecordingFailed(
-                    f"could not record mail uid {new[0].uid} of {source.key}: {_one_line(exc)}"
-                ) from exc
-        done: list[tuple[_Prepared, RecordedMessage | None]] = []
+                raise _cannot_record(new[0].uid, source.key, exc) from exc
         failure: RecordingFailed | None = None
         try:
-            try:
-                with self.db.session() as s:
-                    _write_transaction(s)
-                    for prepared in ready:
-                        if marks is not None and not report.interrupted and self.should_stop():
-                            # Stop after the mail in hand: the rest is neither recorded nor
-                            # marked; the next pass takes it in (its files are already there).
-                            report.interrupted = True
-                            break
-                        try:
-                            done.append(
-                                (prepared, self._commit(prepared, source.key, uidvalidity, s))
-                            )
-                        except RecordingFailed as exc:
-                            failure = exc  # what came before it in the group is kept
-                            break
-                        finally:
-                            # each mail starts from an empty identity map, as in a
-                            # session of its own (rows deleted by one mail's statements
-                            # may see their ids used again by the next)
-                            s.expunge_all()
-                    if failure is not None and done and _transaction_ended(s):
-                        # The error ended the whole transaction, not only the mail's
-                        # savepoint: the mails before it went with it (the COMMIT would
-                        # commit nothing). None of the group is recorded or marked.
-                        done = []
-                        raise RecordingFailed(
-                            f"could not record mail uid {ready[0].uid} of {source.key}: "
-                            f"{_one_line(_first_error(failure))}"
-                        ) from failure
-            except (OSError, SQLAlchemyError) as exc:
-                # The group's commit failed: none of it is recorded, the checkpoint stays.
-                done = []
-                raise RecordingFailed(
-                    f"could not record mail uid {ready[0].uid} of {source.key}: {_one_line(exc)}"
-                ) from exc
+            done, failure = self._commit_group(source, uidvalidity, ready, report, marks)
             for prepared, recorded in done:
                 if recorded is None:
                     report.duplicates += 1
@@ -632,6 +599,51 @@ class Recorder:
         if report.interrupted and marks:
             report.marked += self._mark(source, marks)
             marks.clear()
+
+    def _commit_group(
+        self,
+        source: MailSource,
+        uidvalidity: int,
+        ready: Sequence[_Prepared],
+        report: PollReport,
+        marks: list[tuple[int, int]] | None,
+    ) -> tuple[list[tuple[_Prepared, RecordedMessage | None]], RecordingFailed | None]:
+        """The group's mails in one transaction, committed: each mail with what became of
+        it (None: recorded before), up to a stop or the first mail that failed (returned:
+        what came before it is kept). Raises when none of the group could be kept."""
+        done: list[tuple[_Prepared, RecordedMessage | None]] = []
+        failure: RecordingFailed | None = None
+        try:
+            with self.db.session() as s:
+                _write_transaction(s)
+                for prepared in ready:
+                    if marks is not None and not report.interrupted and self.should_stop():
+                        # Stop after the mail in hand: the rest is neither recorded nor
+                        # marked; the next pass takes it in (its files are already there).
+                        report.interrupted = True
+                        break
+                    try:
+                        done.append((prepared, self._commit(prepared, source.key, uidvalidity, s)))
+                    except RecordingFailed as exc:
+                        failure = exc
+                        break
+                    finally:
+                        # each mail starts from an empty identity map, as in a session of
+                        # its own (rows deleted by one mail's statements may see their ids
+                        # used again by the next)
+                        s.expunge_all()
+                if failure is not None and done and not _sqlite_transaction_open(s):
+                    # The error ended the whole transaction, not only the mail's savepoint
+                    # (SQLite does on a full disk or database, an I/O error, no memory;
+                    # PostgreSQL keeps it): the mails before it went with it, the COMMIT
+                    # would commit nothing. None of the group is recorded or marked.
+                    raise _cannot_record(
+                        ready[0].uid, source.key, _first_error(failure)
+                    ) from failure
+        except (OSError, SQLAlchemyError) as exc:
+            # The group's commit failed: none of it is recorded, the checkpoint stays.
+            raise _cannot_record(ready[0].uid, source.key, exc) from exc
+        return done, failure
 
     def unit_refs(self) -> tuple[UnitRef, ...]:
         """The roster as plain data, with the addresses confirmed since (by staff).
@@ -683,17 +695,13 @@ class Recorder:
             try:
                 self.store.sync()
             except OSError as exc:
-                raise RecordingFailed(
-                    f"could not record mail uid {fetched.uid} of {key}: {_one_line(exc)}"
-                ) from exc
+                raise _cannot_record(fetched.uid, key, exc) from exc
         try:
             with self.db.session() as s:
                 _write_transaction(s)
                 return self._commit(prepared, key, uidvalidity, s)
         except (OSError, SQLAlchemyError) as exc:
-            raise RecordingFailed(
-                f"could not record mail uid {fetched.uid} of {key}: {_one_line(exc)}"
-            ) from exc
+            raise _cannot_record(fetched.uid, key, exc) from exc
 
     def _exists(self, digest: str, s: Session | None = None) -> bool:
         if s is not None:  # in the group's transaction: its own rows count
@@ -804,14 +812,7 @@ class Recorder:
             )
             prepared.assessment = assess_files(prepared.files, parsed, analysis.reading)
             prepared.links = tuple(find_cloud_links(parsed.text, parsed.html))
-            if analysis.result.kind != "liaison":  # a liaison form is read at recording
-                # the bytes are stored: only names and types travel back
-                parsed = replace(
-                    parsed, attachments=tuple(replace(a, payload=b"") for a in parsed.attachments)
-                )
-            # mappingproxy does not pickle: the headers travel as a dict
-            analysis = replace(analysis, parsed=replace(parsed, headers=dict(parsed.headers)))
-        prepared.analysis = analysis
+        prepared.analysis = packed(analysis)
         return prepared
 
     def _commit(
@@ -826,9 +827,7 @@ class Recorder:
             # The store refused a write (a full or read-only disk): nothing of the mail is
             # recorded, the checkpoint stays, the poll fails in one line, and the next
             # poll with room records it whole.
-            raise RecordingFailed(
-                f"could not record mail uid {prepared.uid} of {key}: {prepared.storage_error}"
-            )
+            raise _cannot_record(prepared.uid, key, prepared.storage_error)
         if prepared.error is None:
             try:
                 with s.begin_nested():
@@ -841,9 +840,7 @@ class Recorder:
                 if isinstance(exc, (OSError, SQLAlchemyError)):
                     # Storage or database trouble: the mail's savepoint is rolled back,
                     # the checkpoint stays, the poll fails in one line.
-                    raise RecordingFailed(
-                        f"could not record mail uid {prepared.uid} of {key}: {_one_line(exc)}"
-                    ) from exc
+                    raise _cannot_record(prepared.uid, key, exc) from exc
                 log.exception(
                     "could not record mail uid %s of %s in full; keeping it raw",
                     prepared.uid,
@@ -854,9 +851,7 @@ class Recorder:
             with s.begin_nested():
                 return self._record_bare(s, prepared, key, uidvalidity, prepared.error)
         except (OSError, SQLAlchemyError) as exc:
-            raise RecordingFailed(
-                f"could not record mail uid {prepared.uid} of {key}: {_one_line(exc)}"
-            ) from exc
+            raise _cannot_record(prepared.uid, key, exc) from exc
 
     def _advance_only(self, s: Session, prepared: _Prepared, key: str, uidvalidity: int) -> None:
         """Move the checkpoint past a mail recorded before, in a savepoint: its release
@@ -865,9 +860,7 @@ class Recorder:
             with s.begin_nested():
                 self._advance(s, key, uidvalidity, prepared.uid)
         except (OSError, SQLAlchemyError) as exc:
-            raise RecordingFailed(
-                f"could not record mail uid {prepared.uid} of {key}: {_one_line(exc)}"
-            ) from exc
+            raise _cannot_record(prepared.uid, key, exc) from exc
 
     def _record_prepared(
         self, s: Session, prepared: _Prepared, key: str, uidvalidity: int
@@ -916,9 +909,7 @@ class Recorder:
         s.flush()
         self._add_attachments(s, msg, prepared)
         if parsed is not None and prepared.assessment is not None:
-            apply_assessment(msg, prepared.files, prepared.assessment)
-            s.flush()
-            index_photos(s, prepared.files)  # the reused-photo index (photo_band)
+            store_assessment(s, msg, prepared.files, prepared.assessment)
         result = resolve_thread(s, msg, parsed, result)  # a reply to our own mail
         result = with_reading_problems(result, analysis.reading)
         result, msg.new_sender = check_new_sender(s, result, msg.from_addr, self.new_sender)
@@ -1021,25 +1012,21 @@ class Recorder:
         return self._mark(source, [(mid, uid) for mid, uid in rows])
 
 
+def _sqlite_transaction_open(s: Session) -> bool | None:
+    """Whether SQLite itself holds `s`'s transaction open (None on other databases)."""
+    conn = s.connection()
+    if conn.dialect.name != "sqlite":
+        return None
+    return bool(conn.connection.dbapi_connection.in_transaction)  # type: ignore[union-attr]
+
+
 def _write_transaction(s: Session) -> None:
     """Open `s`'s transaction for writing now. On SQLite the driver would begin it only
     at the first write, so a savepoint opened first would be the transaction itself and
     its release a commit of each mail; BEGIN IMMEDIATE also takes the write lock at once
     (waiting up to the busy timeout), never failing midway on a reader's snapshot."""
-    conn = s.connection()
-    if conn.dialect.name == "sqlite" and not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def _transaction_ended(s: Session) -> bool:
-    """Whether the database ended `s`'s transaction on its own. SQLite does on some
-    errors (a full disk or database, an I/O error, no memory: SQLITE_FULL, SQLITE_IOERR,
-    SQLITE_NOMEM), whole, savepoints and all; a COMMIT then commits nothing and says
-    nothing. (PostgreSQL keeps the transaction: a savepoint's rollback undoes the error.)"""
-    conn = s.connection()
-    if conn.dialect.name != "sqlite":
-        return False
-    return not conn.connection.dbapi_connection.in_transaction  # type: ignore[union-attr]
+    if _sqlite_transaction_open(s) is False:
+        s.connection().exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _first_error(exc: BaseException) -> BaseException:
@@ -1072,11 +1059,32 @@ def _file_row(filename: str, stored: StoredFile) -> Attachment:
     )
 
 
+def packed(analysis: Analysis) -> Analysis:
+    """An analysis made ready to leave a worker process: the attachments' bytes left
+    behind (they are stored; a liaison form keeps them, read when it is recorded), the
+    headers as a plain dict (a mappingproxy does not pickle)."""
+    parsed = analysis.parsed
+    if parsed is None:
+        return analysis
+    if analysis.result.kind != "liaison":
+        parsed = replace(
+            parsed, attachments=tuple(replace(a, payload=b"") for a in parsed.attachments)
+        )
+    return replace(analysis, parsed=replace(parsed, headers=dict(parsed.headers)))
+
+
+def unpacked(analysis: Analysis) -> Analysis:
+    """A `packed` analysis back in this process: its headers read-only again."""
+    parsed = analysis.parsed
+    if parsed is None:
+        return analysis
+    headers = types.MappingProxyType(dict(parsed.headers))
+    return replace(analysis, parsed=replace(parsed, headers=headers))
+
+
 def _with_mapping_headers(prepared: _Prepared) -> _Prepared:
-    analysis = prepared.analysis
-    if analysis is not None and analysis.parsed is not None:
-        headers = types.MappingProxyType(dict(analysis.parsed.headers))
-        prepared.analysis = replace(analysis, parsed=replace(analysis.parsed, headers=headers))
+    if prepared.analysis is not None:
+        prepared.analysis = unpacked(prepared.analysis)
     return prepared
 
 

@@ -33,7 +33,12 @@ from tracker.addressbook import add_address as book_add
 from tracker.addressbook import confirm_address as book_confirm
 from tracker.addressbook import remove_address as book_remove
 from tracker.config import Config
-from tracker.evidence import apply_assessment, check_photos, with_reading_problems
+from tracker.evidence import (
+    check_photos,
+    store_assessment,
+    stored_files,
+    with_reading_problems,
+)
 from tracker.models import (
     Attachment,
     Audit,
@@ -44,7 +49,6 @@ from tracker.models import (
     Unit,
     UnitAddress,
 )
-from tracker.photo_index import index_photos
 from tracker.recording import apply_match
 from tracker.references import reference
 from tracker.roster import Roster, period_of
@@ -54,7 +58,7 @@ from tracker.unitnames import resolve_unit, roster_refs
 
 if TYPE_CHECKING:
     from tracker.db import Database
-    from tracker.reanalysis import Failure, Reanalysis, Request
+    from tracker.reanalysis import Failure, Reanalyser, Reanalysis, Request
 
 KINDS = ("report", "liaison")
 
@@ -903,10 +907,6 @@ def rematch_stream(
 
     Returns (changed, staff decisions kept).
     """
-    from pathlib import Path
-
-    from tracker.reanalysis import Reanalyser
-
     wanted = sorted(set(ids))
     if wanted:
         with db.session() as s:
@@ -918,14 +918,7 @@ def rematch_stream(
             raise StaffError(
                 f"message #{min(missing)}: no such message", f"没有编号为 {min(missing)} 的邮件"
             )
-    analyser = Reanalyser(
-        Path(str(storage_dir)),
-        units,
-        own_addresses=own_addresses,
-        jurisdiction=roster.jurisdiction,
-        seconds=seconds,
-        memory_bytes=memory_bytes,
-    )
+    analyser = _reanalyser(roster, units, storage_dir, own_addresses, seconds, memory_bytes)
     changed = kept = 0
     try:
         after_id = 0
@@ -935,7 +928,7 @@ def rematch_stream(
             if not pending:
                 break
             after_id = pending[-1].message_id
-            outcomes = [analyser.run(r) if r.raw_path else None for r in pending]
+            outcomes = analyser.run_page(pending)
             with db.session() as s:
                 events, page_kept = _apply_page(s, roster, now, pending, outcomes)
             kept += page_kept
@@ -966,15 +959,31 @@ def rematch(
     Returns the changes and messages left as they were, and how many staff decisions were
     kept.
     """
-    from pathlib import Path
-
-    from tracker.reanalysis import Reanalyser
-
     for message_id in ids:
         get_message(s, message_id)
     wanted = sorted(set(ids))
     pending = [r for chunk in _chunks(wanted, 500) for r in _requests(s, chunk)]
-    analyser = Reanalyser(
+    analyser = _reanalyser(roster, units, storage_dir, own_addresses, seconds, memory_bytes)
+    try:
+        outcomes = analyser.run_page(pending)
+    finally:
+        analyser.close()
+    return _apply_page(s, roster, now, pending, outcomes)
+
+
+def _reanalyser(
+    roster: Roster,
+    units: Sequence[UnitRef],
+    storage_dir: object,
+    own_addresses: Sequence[str],
+    seconds: float,
+    memory_bytes: int | None,
+) -> Reanalyser:
+    from pathlib import Path
+
+    from tracker.reanalysis import Reanalyser
+
+    return Reanalyser(
         Path(str(storage_dir)),
         units,
         own_addresses=own_addresses,
@@ -982,11 +991,6 @@ def rematch(
         seconds=seconds,
         memory_bytes=memory_bytes,
     )
-    try:
-        outcomes = [analyser.run(r) if r.raw_path else None for r in pending]
-    finally:
-        analyser.close()
-    return _apply_page(s, roster, now, pending, outcomes)
 
 
 def _chunks(values: Sequence[int], size: int) -> Iterator[list[int]]:
@@ -1094,23 +1098,12 @@ def _apply_page(
 
 
 def _store_assessment(s: Session, msg: Message, outcome: Reanalysis) -> None:
-    """The photo assessment made in the worker, written as `assess_message` writes it
-    (and the reused-photo index kept in step), if the stored files are still those."""
+    """The photo assessment made in the worker, if the stored files are still those."""
     if outcome.assessment is None:
         return
-    stored = list(
-        s.scalars(
-            select(Attachment)
-            .where(Attachment.message_id == msg.id, Attachment.kind == "file")
-            .order_by(Attachment.id)
-        )
-    )
-    if tuple(a.id for a in stored) != outcome.file_ids:
-        return
-    apply_assessment(msg, stored, outcome.assessment)
-    s.flush()
-    index_photos(s, stored)
-    s.flush()
+    stored = stored_files(s, msg.id)
+    if tuple(a.id for a in stored) == outcome.file_ids:
+        store_assessment(s, msg, stored, outcome.assessment)
 
 
 def _describe(msg: Message) -> str:
